@@ -1,0 +1,205 @@
+//! One consistent picture of the cluster per collection cycle.
+//!
+//! The snapshot is the boundary between I/O and the pure parts: collection fills it from decoded
+//! responses, and drain evaluation, rendering and the `status` table read it. It holds only what
+//! those consumers need, already in exporter units (raw RocketMQ values, milliseconds and bytes as
+//! the broker reports them; conversion to seconds happens at render time). Missing data is `None`,
+//! never a made-up zero, because a wrong zero can make a broker look drained.
+
+use std::collections::BTreeMap;
+
+/// Milliseconds since the Unix epoch.
+pub type EpochMillis = i64;
+
+/// Everything collected in one cycle.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// When collection of this cycle started.
+    pub taken_at_ms: EpochMillis,
+    /// Wall time the cycle took.
+    pub collect_duration_ms: u64,
+    /// Every NameServer in the configured list (empty in sidecar mode).
+    pub namesrvs: Vec<NamesrvStatus>,
+    /// Every broker node (master or slave) that discovery returned or sidecar mode named.
+    pub brokers: Vec<BrokerNode>,
+    /// Route write bit per broker name as each NameServer publishes it, keyed by (cluster, broker).
+    pub routes: BTreeMap<(String, String), Vec<RouteObservation>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamesrvStatus {
+    pub addr: String,
+    pub up: bool,
+    pub error: Option<String>,
+}
+
+/// What one NameServer's route data says about one broker name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteObservation {
+    pub namesrv: String,
+    /// `Some(true)` if any queue of this broker name carries the write bit (2); `None` if the
+    /// NameServer could not be asked or had no route for the probed topic.
+    pub writable: Option<bool>,
+    /// Topic whose route was inspected.
+    pub topic: Option<String>,
+    pub error: Option<String>,
+}
+
+/// One broker process (one address).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BrokerNode {
+    pub cluster: String,
+    /// brokerName: shared by a master and its slaves.
+    pub broker: String,
+    /// 0 = master.
+    pub broker_id: i64,
+    /// ip:port as registered.
+    pub addr: String,
+    /// True when every request this cycle needed from this node succeeded.
+    pub up: bool,
+    /// First failure of this cycle, with request code and reason.
+    pub error: Option<String>,
+    /// brokerVersionDesc, e.g. "V4_9_8".
+    pub version: Option<String>,
+    /// brokerRole from the config, e.g. "ASYNC_MASTER".
+    pub role: Option<String>,
+    /// brokerPermission from GET_BROKER_CONFIG.
+    pub permission: Option<i64>,
+    pub runtime: Option<BrokerRuntime>,
+    /// Per-queue consumer offsets from GET_BROKER_CONSUME_STATS (masters only).
+    pub consume: Option<Vec<QueueConsume>>,
+    /// Replication lag of this slave in bytes (slaves only; None when unknown).
+    pub replication_lag_bytes: Option<i64>,
+    /// Slaves the master's HA service reports (5.x, GET_BROKER_HA_STATUS); None on 4.x or failure.
+    pub ha_connections: Option<Vec<HaConnection>>,
+}
+
+impl BrokerNode {
+    pub fn is_master(&self) -> bool {
+        self.broker_id == 0
+    }
+}
+
+/// Figures from GET_BROKER_RUNTIME_INFO, parsed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BrokerRuntime {
+    /// First (≈10 s) window of `putTps`: clusterList InTPS.
+    pub put_tps: Option<f64>,
+    /// First window of `getTransferedTps` / `getTransferredTps`: clusterList OutTPS.
+    pub get_tps: Option<f64>,
+    pub msg_put_total_today_now: Option<i64>,
+    pub msg_get_total_today_now: Option<i64>,
+    pub send_queue_size: Option<i64>,
+    pub send_queue_head_wait_ms: Option<i64>,
+    pub pull_queue_size: Option<i64>,
+    pub pull_queue_head_wait_ms: Option<i64>,
+    pub page_cache_lock_ms: Option<i64>,
+    /// None when the store is empty (Java reports -1).
+    pub earliest_message_timestamp_ms: Option<i64>,
+    /// Fraction 0–1.
+    pub commitlog_disk_ratio: Option<f64>,
+    pub commitlog_max_offset: Option<i64>,
+    pub commitlog_min_offset: Option<i64>,
+    pub dispatch_behind_bytes: Option<i64>,
+    /// `remainHowManyDataToFlush`, parsed from its human-readable form.
+    pub flush_behind_bytes: Option<i64>,
+    /// Delayed (4.x schedule levels: Σ max−delivered) or timer (5.x) messages not yet delivered.
+    pub scheduled_pending: Option<i64>,
+    pub boot_timestamp_ms: Option<i64>,
+    /// 5.x `brokerActive`.
+    pub broker_active: Option<bool>,
+}
+
+/// One row of `mqadmin brokerConsumeStats`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct QueueConsume {
+    pub topic: String,
+    pub group: String,
+    pub queue_id: i32,
+    /// Queue max offset (next logical offset).
+    pub broker_offset: i64,
+    pub consumer_offset: i64,
+    /// Store time of the last consumed message; None when never consumed.
+    pub last_timestamp_ms: Option<i64>,
+}
+
+impl QueueConsume {
+    /// #Diff, unclamped like mqadmin.
+    pub fn diff(&self) -> i64 {
+        self.broker_offset - self.consumer_offset
+    }
+}
+
+/// One slave connection as a 5.x master's HA service reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HaConnection {
+    /// The slave's HA socket address (ip:ephemeralPort), match by IP only.
+    pub addr: String,
+    pub diff_bytes: i64,
+    pub in_sync: bool,
+}
+
+/// What kind of topic a name is, in RocketMQ's own conventions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicKind {
+    User,
+    /// `%RETRY%<group>`
+    Retry,
+    /// `%DLQ%<group>`
+    Dlq,
+    /// Broker-internal topics (schedule, transactions, trace, `rmq_sys_*`, …).
+    System,
+}
+
+/// Topic names the broker uses for itself (TopicValidator's system set plus prefixes).
+pub fn topic_kind(topic: &str) -> TopicKind {
+    const SYSTEM: &[&str] = &[
+        "TBW102",
+        "SCHEDULE_TOPIC_XXXX",
+        "BenchmarkTest",
+        "RMQ_SYS_TRANS_HALF_TOPIC",
+        "RMQ_SYS_TRACE_TOPIC",
+        "RMQ_SYS_TRANS_OP_HALF_TOPIC",
+        "TRANS_CHECK_MAX_TIME_TOPIC",
+        "SELF_TEST_TOPIC",
+        "OFFSET_MOVED_EVENT",
+        "CHECKPOINT_TOPIC",
+    ];
+    if topic.starts_with("%RETRY%") {
+        TopicKind::Retry
+    } else if topic.starts_with("%DLQ%") {
+        TopicKind::Dlq
+    } else if SYSTEM.contains(&topic) || topic.starts_with("rmq_sys_") || topic.starts_with("RMQ_SYS_") {
+        TopicKind::System
+    } else {
+        TopicKind::User
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_kinds() {
+        assert_eq!(topic_kind("TopicTest"), TopicKind::User);
+        assert_eq!(topic_kind("%RETRY%G1"), TopicKind::Retry);
+        assert_eq!(topic_kind("%DLQ%G1"), TopicKind::Dlq);
+        assert_eq!(topic_kind("SCHEDULE_TOPIC_XXXX"), TopicKind::System);
+        assert_eq!(topic_kind("rmq_sys_wheel_timer"), TopicKind::System);
+        assert_eq!(topic_kind("RETRY_TOPIC"), TopicKind::User);
+    }
+
+    #[test]
+    fn diff_is_unclamped() {
+        let q = QueueConsume {
+            topic: "t".into(),
+            group: "g".into(),
+            queue_id: 0,
+            broker_offset: 5,
+            consumer_offset: 7,
+            last_timestamp_ms: None,
+        };
+        assert_eq!(q.diff(), -2);
+    }
+}
