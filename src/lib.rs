@@ -6,3 +6,8 @@
 pub mod remoting;
 pub mod self_metrics;
 pub mod snapshot;
+pub mod admin;
+pub mod collect;
+pub mod cli;
+pub mod commands;
+pub mod daemon;

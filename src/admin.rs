@@ -1,0 +1,121 @@
+//! Typed RocketMQ admin calls: one method per request code, returning decoded bodies.
+//!
+//! Everything here is read-only except `update_broker_config`, which only the explicit
+//! `drain`/`restore` commands call.
+
+use std::time::Duration;
+
+use crate::protocol::{
+    broker_config::BrokerConfig, cluster_info::ClusterInfo, consume_stats::ConsumeStats,
+    consume_stats::ConsumeStatsList, ha_status::HaRuntimeInfo, route::TopicRouteData, runtime_info::RuntimeInfo,
+    topic_config::TopicConfigWrapper, topic_stats::TopicStatsTable, DecodeError,
+};
+use crate::remoting::codes::{request, response};
+use crate::remoting::{RemotingClient, RemotingCommand, RemotingError};
+
+#[derive(Clone)]
+pub struct Admin {
+    client: RemotingClient,
+}
+
+fn decode_err(addr: &str, code: i32, e: DecodeError) -> RemotingError {
+    RemotingError::Decode { addr: addr.to_string(), code, reason: e.to_string() }
+}
+
+impl Admin {
+    pub fn new(client: RemotingClient) -> Self {
+        Admin { client }
+    }
+
+    pub fn client(&self) -> &RemotingClient {
+        &self.client
+    }
+
+    async fn call(&self, addr: &str, cmd: RemotingCommand) -> Result<RemotingCommand, RemotingError> {
+        self.client.invoke(addr, cmd).await
+    }
+
+    /// GET_BROKER_CLUSTER_INFO (106) from a NameServer.
+    pub async fn cluster_info(&self, namesrv: &str) -> Result<ClusterInfo, RemotingError> {
+        let code = request::GET_BROKER_CLUSTER_INFO;
+        let r = self.call(namesrv, RemotingCommand::request(code)).await?;
+        ClusterInfo::decode(&r.body).map_err(|e| decode_err(namesrv, code, e))
+    }
+
+    /// GET_ROUTEINFO_BY_TOPIC (105), asking for standard JSON (PROTOCOL.md §1.7).
+    pub async fn route(&self, namesrv: &str, topic: &str) -> Result<TopicRouteData, RemotingError> {
+        let code = request::GET_ROUTEINFO_BY_TOPIC;
+        let cmd = RemotingCommand::request(code).with_ext("topic", topic).with_ext("acceptStandardJsonOnly", "true");
+        let r = self.call(namesrv, cmd).await?;
+        TopicRouteData::decode(&r.body).map_err(|e| decode_err(namesrv, code, e))
+    }
+
+    /// GET_BROKER_RUNTIME_INFO (28).
+    pub async fn runtime_info(&self, broker: &str) -> Result<RuntimeInfo, RemotingError> {
+        let code = request::GET_BROKER_RUNTIME_INFO;
+        let r = self.call(broker, RemotingCommand::request(code)).await?;
+        RuntimeInfo::decode(&r.body).map_err(|e| decode_err(broker, code, e))
+    }
+
+    /// GET_BROKER_CONFIG (26).
+    pub async fn broker_config(&self, broker: &str) -> Result<BrokerConfig, RemotingError> {
+        let code = request::GET_BROKER_CONFIG;
+        let r = self.call(broker, RemotingCommand::request(code)).await?;
+        BrokerConfig::decode(&r.body).map_err(|e| decode_err(broker, code, e))
+    }
+
+    /// GET_BROKER_CONSUME_STATS (317) with `isOrder=false`: every (group, topic, queue) in one answer.
+    pub async fn broker_consume_stats(&self, broker: &str) -> Result<ConsumeStatsList, RemotingError> {
+        let code = request::GET_BROKER_CONSUME_STATS;
+        let r = self.call(broker, RemotingCommand::request(code).with_ext("isOrder", "false")).await?;
+        ConsumeStatsList::decode(&r.body).map_err(|e| decode_err(broker, code, e))
+    }
+
+    /// GET_CONSUME_STATS (208) for one group, optionally one topic.
+    pub async fn consume_stats(&self, broker: &str, group: &str, topic: Option<&str>) -> Result<ConsumeStats, RemotingError> {
+        let code = request::GET_CONSUME_STATS;
+        let mut cmd = RemotingCommand::request(code).with_ext("consumerGroup", group);
+        if let Some(t) = topic {
+            cmd = cmd.with_ext("topic", t);
+        }
+        let r = self.call(broker, cmd).await?;
+        ConsumeStats::decode(&r.body).map_err(|e| decode_err(broker, code, e))
+    }
+
+    /// GET_TOPIC_STATS_INFO (202).
+    pub async fn topic_stats(&self, broker: &str, topic: &str) -> Result<TopicStatsTable, RemotingError> {
+        let code = request::GET_TOPIC_STATS_INFO;
+        let r = self.call(broker, RemotingCommand::request(code).with_ext("topic", topic)).await?;
+        TopicStatsTable::decode(&r.body).map_err(|e| decode_err(broker, code, e))
+    }
+
+    /// GET_ALL_TOPIC_CONFIG (21).
+    pub async fn all_topic_config(&self, broker: &str) -> Result<TopicConfigWrapper, RemotingError> {
+        let code = request::GET_ALL_TOPIC_CONFIG;
+        let r = self.call(broker, RemotingCommand::request(code)).await?;
+        TopicConfigWrapper::decode(&r.body).map_err(|e| decode_err(broker, code, e))
+    }
+
+    /// GET_BROKER_HA_STATUS (907, 5.x). `Ok(None)` when the broker does not have it: 4.x answers
+    /// REQUEST_CODE_NOT_SUPPORTED, rocketmq-rust answers NO_PERMISSION for codes it lacks.
+    pub async fn ha_status(&self, broker: &str) -> Result<Option<HaRuntimeInfo>, RemotingError> {
+        let code = request::GET_BROKER_HA_STATUS;
+        match self.call(broker, RemotingCommand::request(code)).await {
+            Ok(r) => HaRuntimeInfo::decode(&r.body).map(Some).map_err(|e| decode_err(broker, code, e)),
+            Err(e) if e.is_unsupported() => Ok(None),
+            Err(RemotingError::Response { response_code, ref remark, .. })
+                if response_code == response::NO_PERMISSION && remark.to_ascii_lowercase().contains("support") =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// UPDATE_BROKER_CONFIG (25): mutates the broker. Only explicit operator commands call this.
+    pub async fn update_broker_config(&self, broker: &str, entries: &[(&str, &str)], timeout: Duration) -> Result<(), RemotingError> {
+        let body: String = entries.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        let cmd = RemotingCommand::request(request::UPDATE_BROKER_CONFIG).with_body(body.into_bytes());
+        self.client.invoke_with_timeout(broker, cmd, timeout).await.map(|_| ())
+    }
+}

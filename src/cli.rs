@@ -1,0 +1,328 @@
+//! Command-line flags (clap derive), following Prometheus exporter conventions: dotted long
+//! names, and every flag also readable from an environment variable.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use regex::Regex;
+
+use crate::collect::{CollectConfig, Filters};
+use crate::drain::DrainConfig;
+use crate::remoting::acl::AclCredentials;
+use crate::remoting::tls::TlsOptions;
+use crate::remoting::ClientOptions;
+
+#[derive(Parser, Debug)]
+#[command(name = "rocketmq-exporter", version, about = "Prometheus exporter for Apache RocketMQ with a drain-readiness verdict per broker")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the exporter daemon (the Prometheus target).
+    Serve(ServeArgs),
+    /// One-shot clusterList-style table and drain verdicts. With --broker: exit 0 when that broker
+    /// is safe to take offline, 1 when not, 2 on error.
+    Status(StatusArgs),
+    /// Simulated cluster replaying the drain runbook, with the exporter on top (serve's flags apply).
+    Demo(DemoArgs),
+    /// Set brokerPermission=4 on a master (mutates the cluster), then follow readiness live.
+    Drain(MutateArgs),
+    /// Set brokerPermission=6 on a master (mutates the cluster), then verify traffic returns.
+    Restore(MutateArgs),
+}
+
+/// How to reach the cluster; shared by every command.
+#[derive(Args, Debug, Clone)]
+pub struct ConnArgs {
+    /// NameServer list, `;`-separated (RocketMQ convention).
+    #[arg(long = "namesrv.addr", env = "NAMESRV_ADDR", default_value = "127.0.0.1:9876", value_parser = parse_namesrv_list)]
+    pub namesrv_addr: NamesrvList,
+    /// Sidecar mode: only these brokers (repeatable or comma-separated); no discovery.
+    #[arg(long = "broker.addr", env = "ROCKETMQ_BROKER_ADDR", value_delimiter = ',', value_parser = parse_addr)]
+    pub broker_addr: Vec<String>,
+    /// Timeout of each request to RocketMQ.
+    #[arg(long = "collect.timeout", env = "ROCKETMQ_EXPORTER_COLLECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub collect_timeout: Duration,
+    /// Broker groups fetched concurrently.
+    #[arg(long = "collect.concurrency", env = "ROCKETMQ_EXPORTER_COLLECT_CONCURRENCY", default_value_t = 256)]
+    pub collect_concurrency: usize,
+    /// Only topics matching this regex.
+    #[arg(long = "topic.include", env = "ROCKETMQ_EXPORTER_TOPIC_INCLUDE", value_parser = parse_regex)]
+    pub topic_include: Option<Regex>,
+    /// Drop topics matching this regex.
+    #[arg(long = "topic.exclude", env = "ROCKETMQ_EXPORTER_TOPIC_EXCLUDE", value_parser = parse_regex)]
+    pub topic_exclude: Option<Regex>,
+    /// Only consumer groups matching this regex.
+    #[arg(long = "group.include", env = "ROCKETMQ_EXPORTER_GROUP_INCLUDE", value_parser = parse_regex)]
+    pub group_include: Option<Regex>,
+    /// Drop consumer groups matching this regex.
+    #[arg(long = "group.exclude", env = "ROCKETMQ_EXPORTER_GROUP_EXCLUDE", value_parser = parse_regex)]
+    pub group_exclude: Option<Regex>,
+    /// ACL access key.
+    #[arg(long = "acl.access-key", env = "ROCKETMQ_ACCESS_KEY")]
+    pub acl_access_key: Option<String>,
+    /// ACL secret key (prefer --acl.secret-key-file or the environment variable).
+    #[arg(long = "acl.secret-key", env = "ROCKETMQ_SECRET_KEY", hide_env_values = true)]
+    pub acl_secret_key: Option<String>,
+    /// File holding the ACL secret key.
+    #[arg(long = "acl.secret-key-file", env = "ROCKETMQ_EXPORTER_ACL_SECRET_KEY_FILE")]
+    pub acl_secret_key_file: Option<PathBuf>,
+    /// Use TLS to NameServers and brokers.
+    #[arg(long = "tls.enabled", env = "ROCKETMQ_EXPORTER_TLS_ENABLED")]
+    pub tls_enabled: bool,
+    /// PEM CA bundle to verify RocketMQ's certificates (system roots when absent).
+    #[arg(long = "tls.ca-file", env = "ROCKETMQ_EXPORTER_TLS_CA_FILE")]
+    pub tls_ca_file: Option<PathBuf>,
+    /// Name expected in RocketMQ's certificates (the address's host when absent).
+    #[arg(long = "tls.server-name", env = "ROCKETMQ_EXPORTER_TLS_SERVER_NAME")]
+    pub tls_server_name: Option<String>,
+    /// Do not verify certificates (brokers in TLS test mode use self-signed ones).
+    #[arg(long = "tls.insecure-skip-verify", env = "ROCKETMQ_EXPORTER_TLS_INSECURE_SKIP_VERIFY")]
+    pub tls_insecure_skip_verify: bool,
+}
+
+/// Drain thresholds; shared by serve, status, demo and drain.
+#[derive(Args, Debug, Clone)]
+pub struct DrainArgs {
+    /// How long a check must hold (offsets unchanged, backlog zero).
+    #[arg(long = "drain.window", env = "ROCKETMQ_EXPORTER_DRAIN_WINDOW", default_value = "60s", value_parser = parse_duration)]
+    pub drain_window: Duration,
+    /// Retry-topic backlog still accepted as drained.
+    #[arg(long = "drain.max-retry-diff", env = "ROCKETMQ_EXPORTER_DRAIN_MAX_RETRY_DIFF", default_value_t = 0)]
+    pub drain_max_retry_diff: i64,
+    /// Regex of dead groups whose backlog does not block a drain.
+    #[arg(long = "drain.ignore-group", env = "ROCKETMQ_EXPORTER_DRAIN_IGNORE_GROUP", value_parser = parse_regex)]
+    pub drain_ignore_group: Option<Regex>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LogArgs {
+    #[arg(long = "log.level", env = "ROCKETMQ_EXPORTER_LOG_LEVEL", default_value = "info", value_parser = ["debug", "info", "warn", "error"])]
+    pub log_level: String,
+    #[arg(long = "log.format", env = "ROCKETMQ_EXPORTER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Logfmt)]
+    pub log_format: LogFormat,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub drain: DrainArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// Address to listen on for the HTTP endpoint (`:port` = all interfaces).
+    #[arg(long = "web.listen-address", env = "ROCKETMQ_EXPORTER_WEB_LISTEN_ADDRESS", default_value = ":5558")]
+    pub web_listen_address: String,
+    /// Path under which to expose metrics.
+    #[arg(long = "web.telemetry-path", env = "ROCKETMQ_EXPORTER_WEB_TELEMETRY_PATH", default_value = "/metrics")]
+    pub web_telemetry_path: String,
+    /// Exporter-toolkit web configuration file (TLS and basic auth for our HTTP endpoint).
+    #[arg(long = "web.config.file", env = "ROCKETMQ_EXPORTER_WEB_CONFIG_FILE")]
+    pub web_config_file: Option<PathBuf>,
+    /// Background collection period; scrapes never hit the brokers.
+    #[arg(long = "collect.interval", env = "ROCKETMQ_EXPORTER_COLLECT_INTERVAL", default_value = "15s", value_parser = parse_duration)]
+    pub collect_interval: Duration,
+    /// Per-queue series; `false` keeps per-(topic, group) sums only.
+    #[arg(long = "collect.queue-level", env = "ROCKETMQ_EXPORTER_COLLECT_QUEUE_LEVEL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub collect_queue_level: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub drain: DrainArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// Only this broker name; sets the exit code to its verdict.
+    #[arg(long = "broker", env = "ROCKETMQ_EXPORTER_BROKER")]
+    pub broker: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Simulated seconds per real second.
+    #[arg(long = "demo.speedup", env = "ROCKETMQ_EXPORTER_DEMO_SPEEDUP", default_value_t = 4.0)]
+    pub speedup: f64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MutateArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub drain: DrainArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// Broker name (the master of this name is changed).
+    #[arg(long = "broker")]
+    pub broker: String,
+    /// Do not ask for confirmation.
+    #[arg(long = "yes")]
+    pub yes: bool,
+    /// How often to re-check while following.
+    #[arg(long = "collect.interval", env = "ROCKETMQ_EXPORTER_COLLECT_INTERVAL", default_value = "15s", value_parser = parse_duration)]
+    pub collect_interval: Duration,
+    /// Give up following after this long (drain: until ready; restore: until traffic returns).
+    #[arg(long = "follow.timeout", env = "ROCKETMQ_EXPORTER_FOLLOW_TIMEOUT", default_value = "30m", value_parser = parse_duration)]
+    pub follow_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamesrvList(pub Vec<String>);
+
+/// `host:port` with a numeric port; IPv6 as `[::1]:9876`.
+pub fn parse_addr(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let (host, port) = s.rsplit_once(':').ok_or_else(|| format!("{s:?} is not host:port"))?;
+    if host.is_empty() {
+        return Err(format!("{s:?} has no host"));
+    }
+    port.parse::<u16>().map_err(|_| format!("{s:?} has an invalid port {port:?}"))?;
+    Ok(s.to_string())
+}
+
+pub fn parse_namesrv_list(s: &str) -> Result<NamesrvList, String> {
+    let list: Vec<String> = s.split(';').filter(|p| !p.trim().is_empty()).map(parse_addr).collect::<Result<_, _>>()?;
+    if list.is_empty() {
+        return Err("empty NameServer list".into());
+    }
+    Ok(NamesrvList(list))
+}
+
+pub fn parse_regex(s: &str) -> Result<Regex, String> {
+    Regex::new(s).map_err(|e| e.to_string())
+}
+
+/// Prometheus-style durations: `500ms`, `15s`, `1m`, `2h`, `1m30s`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!("invalid duration {s:?}"));
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| format!("invalid duration {s:?}"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        total += match unit {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n * 60),
+            "h" => Duration::from_secs(n * 3600),
+            "d" => Duration::from_secs(n * 86400),
+            _ => return Err(format!("invalid unit {unit:?} in duration {s:?} (use ms, s, m, h, d)")),
+        };
+    }
+    Ok(total)
+}
+
+impl ConnArgs {
+    pub fn client_options(&self) -> anyhow::Result<ClientOptions> {
+        let secret = match (&self.acl_secret_key, &self.acl_secret_key_file) {
+            (_, Some(path)) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read --acl.secret-key-file {}: {e}", path.display()))?
+                    .trim()
+                    .to_string(),
+            ),
+            (Some(s), None) => Some(s.clone()),
+            (None, None) => None,
+        };
+        let acl = match (&self.acl_access_key, secret) {
+            (Some(ak), Some(sk)) => Some(AclCredentials { access_key: ak.clone(), secret_key: sk, security_token: None }),
+            (None, None) => None,
+            _ => anyhow::bail!("ACL needs both --acl.access-key and a secret key"),
+        };
+        let tls = (self.tls_enabled || self.tls_ca_file.is_some() || self.tls_insecure_skip_verify).then(|| TlsOptions {
+            ca_file: self.tls_ca_file.clone(),
+            server_name: self.tls_server_name.clone(),
+            insecure_skip_verify: self.tls_insecure_skip_verify,
+        });
+        Ok(ClientOptions { request_timeout: self.collect_timeout, acl, tls, ..Default::default() })
+    }
+
+    pub fn collect_config(&self) -> CollectConfig {
+        CollectConfig {
+            namesrvs: self.namesrv_addr.0.clone(),
+            brokers: self.broker_addr.clone(),
+            filters: Filters {
+                topic_include: self.topic_include.clone(),
+                topic_exclude: self.topic_exclude.clone(),
+                group_include: self.group_include.clone(),
+                group_exclude: self.group_exclude.clone(),
+            },
+            concurrency: self.collect_concurrency,
+        }
+    }
+}
+
+impl DrainArgs {
+    pub fn config(&self) -> DrainConfig {
+        DrainConfig {
+            window: self.drain_window,
+            max_retry_diff: self.drain_max_retry_diff,
+            ignore_group: self.drain_ignore_group.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("15s").unwrap(), Duration::from_secs(15));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert!(parse_duration("15").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("10x").is_err());
+    }
+
+    #[test]
+    fn namesrv_lists() {
+        assert_eq!(parse_namesrv_list("a:1;b:2").unwrap().0, vec!["a:1", "b:2"]);
+        assert_eq!(parse_namesrv_list("[::1]:9876").unwrap().0, vec!["[::1]:9876"]);
+        assert!(parse_namesrv_list("nohost").is_err());
+        assert!(parse_namesrv_list("h:99999").is_err());
+        assert!(parse_namesrv_list(";").is_err());
+    }
+
+    #[test]
+    fn cli_parses_serve_flags_and_rejects_bad_ones() {
+        let c = Cli::try_parse_from(["x", "serve", "--namesrv.addr", "127.0.0.1:9876;127.0.0.1:9877", "--collect.queue-level", "false"]).unwrap();
+        match c.command {
+            Command::Serve(s) => {
+                assert_eq!(s.conn.namesrv_addr.0.len(), 2);
+                assert!(!s.collect_queue_level);
+                assert_eq!(s.collect_interval, Duration::from_secs(15));
+            }
+            _ => panic!(),
+        }
+        let e = Cli::try_parse_from(["x", "serve", "--namesrv.addr", "not-an-address"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+    }
+}

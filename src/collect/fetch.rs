@@ -1,0 +1,194 @@
+//! Fetch one broker group (a master and its slaves) and turn the answers into snapshot nodes.
+//!
+//! The master's runtime info is fetched before its slaves' so that a slave's lag can be measured as
+//! `master.commitLogMaxOffset(t0) − slave.commitLogMaxOffset(t1 > t0)`, clamped at 0: zero then
+//! means the slave holds everything the master had when we asked. Sampling both at once would
+//! show a small positive lag forever on a broker with a retry trickle, and it would never drain.
+
+use futures::future::join_all;
+
+use super::Filters;
+use crate::admin::Admin;
+use crate::protocol::{consume_stats::ConsumeStatsList, runtime_info::RuntimeInfo};
+use crate::remoting::RemotingError;
+use crate::snapshot::{BrokerNode, BrokerRuntime, HaConnection, QueueConsume};
+
+/// One address to fetch, with what discovery knows about it.
+#[derive(Debug, Clone)]
+pub struct NodeTarget {
+    pub cluster: String,
+    pub broker: String,
+    pub broker_id: i64,
+    pub addr: String,
+}
+
+/// Fetches a master and its slaves (`targets` may hold only slaves if the master is unknown).
+pub async fn fetch_group(admin: &Admin, targets: Vec<NodeTarget>, filters: &Filters) -> Vec<BrokerNode> {
+    let (masters, slaves): (Vec<_>, Vec<_>) = targets.into_iter().partition(|t| t.broker_id == 0);
+    let mut out = Vec::new();
+    let mut master_max: Option<i64> = None;
+    let mut master_ha: Option<Vec<HaConnection>> = None;
+    for m in masters {
+        let node = fetch_master(admin, m, filters).await;
+        if let Some(rt) = &node.runtime {
+            master_max = rt.commitlog_max_offset;
+        }
+        master_ha = node.ha_connections.clone();
+        out.push(node);
+    }
+    let slave_nodes = join_all(slaves.into_iter().map(|s| fetch_slave(admin, s, master_max, master_ha.as_deref()))).await;
+    out.extend(slave_nodes);
+    out
+}
+
+fn base(t: &NodeTarget) -> BrokerNode {
+    BrokerNode {
+        cluster: t.cluster.clone(),
+        broker: t.broker.clone(),
+        broker_id: t.broker_id,
+        addr: t.addr.clone(),
+        ..Default::default()
+    }
+}
+
+fn record_error(node: &mut BrokerNode, e: &RemotingError) {
+    node.up = false;
+    if node.error.is_none() {
+        node.error = Some(e.to_string());
+    }
+}
+
+async fn fetch_master(admin: &Admin, t: NodeTarget, filters: &Filters) -> BrokerNode {
+    let mut node = base(&t);
+    node.up = true;
+    let (rt, cfg, cs) = tokio::join!(
+        admin.runtime_info(&t.addr),
+        admin.broker_config(&t.addr),
+        admin.broker_consume_stats(&t.addr)
+    );
+    apply_runtime(&mut node, rt);
+    apply_config(&mut node, cfg);
+    match cs {
+        Ok(list) => node.consume = Some(consume_rows(&list, filters)),
+        Err(e) => record_error(&mut node, &e),
+    }
+    // 907 exists on 5.x only; asking a 4.x broker costs one fast "not supported" answer, so ask
+    // only when the version says 5.x or is unknown-but-not-4.
+    let is_v4 = node.version.as_deref().map(|v| v.starts_with("V4")).unwrap_or(false);
+    if node.up && !is_v4 {
+        match admin.ha_status(&t.addr).await {
+            Ok(Some(ha)) => {
+                node.ha_connections = Some(
+                    ha.ha_connection_info
+                        .iter()
+                        .map(|c| HaConnection { addr: c.addr.clone(), diff_bytes: c.diff, in_sync: c.in_sync })
+                        .collect(),
+                )
+            }
+            Ok(None) => {}
+            // Optional data: log-worthy, but the broker is still up and its other figures valid.
+            Err(e) => tracing::debug!(addr = %t.addr, error = %e, "HA status unavailable"),
+        }
+    }
+    node
+}
+
+async fn fetch_slave(admin: &Admin, t: NodeTarget, master_max: Option<i64>, master_ha: Option<&[HaConnection]>) -> BrokerNode {
+    let mut node = base(&t);
+    node.up = true;
+    let (rt, cfg) = tokio::join!(admin.runtime_info(&t.addr), admin.broker_config(&t.addr));
+    apply_runtime(&mut node, rt);
+    apply_config(&mut node, cfg);
+    let slave_max = node.runtime.as_ref().and_then(|r| r.commitlog_max_offset);
+    node.replication_lag_bytes = match (master_max, slave_max) {
+        (Some(m), Some(s)) => Some((m - s).max(0)),
+        _ => None,
+    };
+    // A 5.x master that lists HA connections but none from this slave's host: it is not replicating.
+    if let Some(conns) = master_ha {
+        let ip = host(&t.addr);
+        if !conns.iter().any(|c| host(&c.addr) == ip) {
+            node.replication_lag_bytes = None;
+            if node.error.is_none() {
+                node.error = Some(format!("master reports no HA connection from {ip}"));
+            }
+        }
+    }
+    node
+}
+
+fn host(addr: &str) -> &str {
+    addr.rsplit_once(':').map(|(h, _)| h).unwrap_or(addr).trim_start_matches('/')
+}
+
+fn apply_runtime(node: &mut BrokerNode, rt: Result<RuntimeInfo, RemotingError>) {
+    match rt {
+        Ok(rt) => {
+            node.version = rt.broker_version_desc.clone().or_else(|| rt.broker_version.clone());
+            node.runtime = Some(runtime(&rt));
+        }
+        Err(e) => record_error(node, &e),
+    }
+}
+
+fn apply_config(node: &mut BrokerNode, cfg: Result<crate::protocol::broker_config::BrokerConfig, RemotingError>) {
+    match cfg {
+        Ok(c) => {
+            node.permission = c.broker_permission();
+            node.role = c.broker_role().map(str::to_string);
+        }
+        Err(e) => record_error(node, &e),
+    }
+}
+
+/// Maps decoded runtime info to the snapshot's figures (units unchanged).
+pub fn runtime(rt: &RuntimeInfo) -> BrokerRuntime {
+    BrokerRuntime {
+        put_tps: rt.put_tps.as_ref().and_then(|t| t.w10),
+        get_tps: rt.get_transferred_tps.as_ref().and_then(|t| t.w10),
+        msg_put_total_today_now: rt.msg_put_total_today_now,
+        msg_get_total_today_now: rt.msg_get_total_today_now,
+        send_queue_size: rt.send_thread_pool_queue_size,
+        send_queue_head_wait_ms: rt.send_thread_pool_queue_head_wait_ms,
+        pull_queue_size: rt.pull_thread_pool_queue_size,
+        pull_queue_head_wait_ms: rt.pull_thread_pool_queue_head_wait_ms,
+        page_cache_lock_ms: rt.page_cache_lock_time_ms,
+        earliest_message_timestamp_ms: rt.earliest_message_timestamp_ms,
+        commitlog_disk_ratio: rt.commit_log_disk_ratio,
+        commitlog_max_offset: rt.commit_log_max_offset,
+        commitlog_min_offset: rt.commit_log_min_offset,
+        dispatch_behind_bytes: rt.dispatch_behind_bytes,
+        flush_behind_bytes: rt.remain_how_many_data_to_flush_bytes,
+        scheduled_pending: rt.scheduled_pending(),
+        boot_timestamp_ms: rt.boot_timestamp_ms,
+        broker_active: rt.broker_active,
+    }
+}
+
+/// Flattens GET_BROKER_CONSUME_STATS into brokerConsumeStats rows, applying the filters.
+pub fn consume_rows(list: &ConsumeStatsList, filters: &Filters) -> Vec<QueueConsume> {
+    let mut rows = Vec::new();
+    for (group, stats) in &list.groups {
+        if !filters.group_allowed(group) {
+            continue;
+        }
+        for cs in stats {
+            for (mq, ow) in &cs.offset_table {
+                if !filters.topic_allowed(&mq.topic) {
+                    continue;
+                }
+                rows.push(QueueConsume {
+                    topic: mq.topic.clone(),
+                    group: group.clone(),
+                    queue_id: mq.queue_id,
+                    broker_offset: ow.broker_offset,
+                    consumer_offset: ow.consumer_offset,
+                    last_timestamp_ms: (ow.last_timestamp > 0).then_some(ow.last_timestamp),
+                });
+            }
+        }
+    }
+    rows.sort();
+    rows.dedup_by(|a, b| a.topic == b.topic && a.group == b.group && a.queue_id == b.queue_id);
+    rows
+}

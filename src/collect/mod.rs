@@ -1,0 +1,178 @@
+//! One collection cycle: discover -> fetch every broker concurrently -> snapshot.
+//!
+//! Each broker group is fetched in its own task, each request bounded by the client's timeout,
+//! so a hung or garbage-speaking broker costs at most one timeout and only its own series.
+
+pub mod discover;
+pub mod fetch;
+pub mod history;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use futures::stream::{self, StreamExt};
+use regex::Regex;
+
+use crate::admin::Admin;
+use crate::snapshot::{topic_kind, BrokerNode, RouteObservation, Snapshot, TopicKind};
+use fetch::NodeTarget;
+
+/// `--topic.include/exclude`, `--group.include/exclude`. Anchored by the caller if wanted.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub topic_include: Option<Regex>,
+    pub topic_exclude: Option<Regex>,
+    pub group_include: Option<Regex>,
+    pub group_exclude: Option<Regex>,
+}
+
+impl Filters {
+    pub fn topic_allowed(&self, t: &str) -> bool {
+        self.topic_include.as_ref().map_or(true, |r| r.is_match(t)) && !self.topic_exclude.as_ref().is_some_and(|r| r.is_match(t))
+    }
+    pub fn group_allowed(&self, g: &str) -> bool {
+        self.group_include.as_ref().map_or(true, |r| r.is_match(g)) && !self.group_exclude.as_ref().is_some_and(|r| r.is_match(g))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CollectConfig {
+    /// NameServers (cluster mode).
+    pub namesrvs: Vec<String>,
+    /// Sidecar mode: only these broker addresses, no discovery.
+    pub brokers: Vec<String>,
+    pub filters: Filters,
+    /// Broker groups fetched at once.
+    pub concurrency: usize,
+}
+
+pub struct Collector {
+    admin: Admin,
+    cfg: CollectConfig,
+    /// Sidecar mode: identity learned from each broker's config, kept if a later fetch fails.
+    sidecar_identity: std::sync::Mutex<BTreeMap<String, (String, String, i64)>>,
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+impl Collector {
+    pub fn new(admin: Admin, cfg: CollectConfig) -> Self {
+        Collector { admin, cfg, sidecar_identity: Default::default() }
+    }
+
+    pub fn admin(&self) -> &Admin {
+        &self.admin
+    }
+
+    /// Runs one cycle and returns its snapshot. Never fails: failures are inside the snapshot.
+    pub async fn collect(&self) -> Snapshot {
+        let started = Instant::now();
+        let taken_at_ms = now_ms();
+        let (namesrvs, groups) = if self.cfg.brokers.is_empty() {
+            let d = discover::discover(&self.admin, &self.cfg.namesrvs).await;
+            (d.namesrvs, d.groups)
+        } else {
+            (Vec::new(), self.sidecar_groups().await)
+        };
+
+        let filters = &self.cfg.filters;
+        let admin = &self.admin;
+        let fetched: Vec<Vec<BrokerNode>> = stream::iter(groups.into_iter())
+            .map(|targets| async move { fetch::fetch_group(admin, targets, filters).await })
+            .buffer_unordered(self.cfg.concurrency.max(1))
+            .collect()
+            .await;
+        let mut brokers: Vec<BrokerNode> = fetched.into_iter().flatten().collect();
+        brokers.sort_by(|a, b| (&a.cluster, &a.broker, a.broker_id).cmp(&(&b.cluster, &b.broker, b.broker_id)));
+
+        let routes = self.routes(&namesrvs, &brokers).await;
+        for b in brokers.iter().filter(|b| !b.up) {
+            tracing::warn!(addr = %b.addr, broker = %b.broker, error = b.error.as_deref().unwrap_or("unknown"), "broker collection failed");
+        }
+        Snapshot {
+            taken_at_ms,
+            collect_duration_ms: started.elapsed().as_millis() as u64,
+            namesrvs,
+            brokers,
+            routes,
+        }
+    }
+
+    /// Sidecar mode: each address is asked who it is (GET_BROKER_CONFIG inside the fetch), so
+    /// identity comes from the broker itself; before the first answer the address stands in.
+    async fn sidecar_groups(&self) -> Vec<Vec<NodeTarget>> {
+        let mut out = Vec::new();
+        for addr in &self.cfg.brokers {
+            let known = self.sidecar_identity.lock().unwrap().get(addr).cloned();
+            let ident = match self.admin.broker_config(addr).await {
+                Ok(cfg) => {
+                    let cluster = cfg.get("brokerClusterName").unwrap_or("").to_string();
+                    let broker = cfg.get("brokerName").unwrap_or(addr).to_string();
+                    let id = cfg.get("brokerId").and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+                    let ident = (cluster, broker, id);
+                    self.sidecar_identity.lock().unwrap().insert(addr.clone(), ident.clone());
+                    ident
+                }
+                Err(_) => known.unwrap_or_else(|| (String::new(), addr.clone(), 0)),
+            };
+            out.push(vec![NodeTarget { cluster: ident.0, broker: ident.1, broker_id: ident.2, addr: addr.clone() }]);
+        }
+        out
+    }
+
+    /// Route write bit per NameServer, probed only for masters that are read-only: that is
+    /// where it decides a drain, and it keeps the cost independent of the number of topics.
+    async fn routes(
+        &self,
+        namesrvs: &[crate::snapshot::NamesrvStatus],
+        brokers: &[BrokerNode],
+    ) -> BTreeMap<(String, String), Vec<RouteObservation>> {
+        let mut out = BTreeMap::new();
+        let candidates: Vec<&BrokerNode> =
+            brokers.iter().filter(|b| b.is_master() && b.permission.is_some_and(|p| p & 2 == 0)).collect();
+        let admin = &self.admin;
+        let jobs = candidates.iter().map(|b| async move {
+            let mut topics = vec![b.broker.clone()];
+            if let Some(rows) = &b.consume {
+                if let Some(r) = rows.iter().find(|r| topic_kind(&r.topic) == TopicKind::User) {
+                    topics.push(r.topic.clone());
+                }
+            }
+            let obs = futures::future::join_all(namesrvs.iter().map(|ns| probe_route(admin, &ns.addr, &b.broker, &topics))).await;
+            ((b.cluster.clone(), b.broker.clone()), obs)
+        });
+        for (k, v) in futures::future::join_all(jobs).await {
+            out.insert(k, v);
+        }
+        out
+    }
+}
+
+async fn probe_route(admin: &Admin, namesrv: &str, broker: &str, topics: &[String]) -> RouteObservation {
+    let mut last_err = None;
+    for topic in topics {
+        match admin.route(namesrv, topic).await {
+            Ok(route) => {
+                let perms: Vec<i32> = route.queue_datas.iter().filter(|q| q.broker_name == broker).map(|q| q.perm).collect();
+                if perms.is_empty() {
+                    last_err = Some(format!("route of {topic} has no queues on {broker}"));
+                    continue;
+                }
+                return RouteObservation {
+                    namesrv: namesrv.to_string(),
+                    writable: Some(perms.iter().any(|p| p & 2 != 0)),
+                    topic: Some(topic.clone()),
+                    error: None,
+                };
+            }
+            Err(e) => last_err = Some(e.to_string()),
+        }
+    }
+    RouteObservation { namesrv: namesrv.to_string(), writable: None, topic: None, error: last_err }
+}
+
+/// Shared handle to the latest snapshots, for the daemon and the CLI.
+pub type SharedHistory = Arc<std::sync::Mutex<history::History>>;

@@ -1,0 +1,222 @@
+//! The operator commands: `status` (one-shot verdict), `drain` / `restore` (the only commands that
+//! mutate a cluster, and only after confirmation), and `demo`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use crate::admin::Admin;
+use crate::cli::{ConnArgs, DemoArgs, MutateArgs, StatusArgs};
+use crate::collect::Collector;
+use crate::drain::{self, Verdict};
+use crate::remoting::RemotingClient;
+use crate::snapshot::{BrokerNode, Snapshot};
+use crate::status_table::render_status;
+
+/// Exit codes of `status --broker`: scripts loop on them.
+pub const EXIT_READY: i32 = 0;
+pub const EXIT_NOT_READY: i32 = 1;
+pub const EXIT_ERROR: i32 = 2;
+
+fn collector(conn: &ConnArgs) -> anyhow::Result<Collector> {
+    let client = RemotingClient::new(conn.client_options()?).context("TLS configuration")?;
+    Ok(Collector::new(Admin::new(client), conn.collect_config()))
+}
+
+/// Two samples `--drain.window` apart, so `no_writes` is measured, not assumed.
+async fn two_samples(c: &Collector, window: Duration, quiet: bool) -> (Arc<Snapshot>, Arc<Snapshot>) {
+    let first = Arc::new(c.collect().await);
+    if !quiet {
+        eprintln!("sampled the cluster; sampling again in {}s to measure writes…", window.as_secs());
+    }
+    tokio::time::sleep(window).await;
+    let second = Arc::new(c.collect().await);
+    (first, second)
+}
+
+fn find_master<'a>(snap: &'a Snapshot, broker: &str) -> Option<&'a BrokerNode> {
+    snap.brokers.iter().find(|b| b.broker == broker && b.is_master())
+}
+
+/// `status`: prints the table; with `--broker`, returns that broker's verdict as the exit code.
+pub async fn status(args: &StatusArgs) -> anyhow::Result<i32> {
+    let c = collector(&args.conn)?;
+    // Fail fast on an unknown broker name or an unreachable cluster, before waiting a window.
+    let probe = c.collect().await;
+    if probe.brokers.is_empty() {
+        let why: Vec<String> = probe.namesrvs.iter().filter_map(|n| n.error.clone()).collect();
+        eprintln!("error: no brokers found{}", if why.is_empty() { String::new() } else { format!(": {}", why.join("; ")) });
+        return Ok(EXIT_ERROR);
+    }
+    if let Some(name) = &args.broker {
+        if find_master(&probe, name).is_none() {
+            let known: Vec<&str> = probe.brokers.iter().filter(|b| b.is_master()).map(|b| b.broker.as_str()).collect();
+            eprintln!("error: no master named {name:?}; known brokers: {}", known.join(", "));
+            return Ok(EXIT_ERROR);
+        }
+    }
+    let (first, second) = two_samples(&c, args.drain.drain_window, false).await;
+    let verdicts = drain::evaluate(&[first, second.clone()], &args.drain.config());
+    print!("{}", render_status(&second, &verdicts, args.broker.as_deref()));
+    let Some(name) = &args.broker else { return Ok(EXIT_READY) };
+    Ok(match verdicts.iter().find(|v| &v.broker == name) {
+        Some(v) if v.ready => EXIT_READY,
+        Some(_) => EXIT_NOT_READY,
+        None => EXIT_ERROR,
+    })
+}
+
+fn confirm(question: &str, yes: bool) -> anyhow::Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("refusing to change the cluster without confirmation: stdin is not a terminal; pass --yes");
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush().ok();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    if !matches!(line.trim(), "y" | "Y" | "yes") {
+        bail!("aborted; nothing was changed");
+    }
+    Ok(())
+}
+
+fn verdict_line(v: &Verdict) -> String {
+    let failing: Vec<String> = v.checks.iter().filter(|c| !c.pass).map(|c| format!("{}: {}", c.check.name(), c.reason)).collect();
+    if v.ready {
+        format!("{}: READY — safe to take offline", v.broker)
+    } else {
+        format!("{}: not ready — {}", v.broker, failing.join("; "))
+    }
+}
+
+/// `drain`: permission 4 on the named master, then follow the verdict until ready.
+pub async fn drain(args: &MutateArgs) -> anyhow::Result<i32> {
+    let c = collector(&args.conn)?;
+    let snap = c.collect().await;
+    let Some(master) = find_master(&snap, &args.broker) else {
+        eprintln!("error: no master named {:?}", args.broker);
+        return Ok(EXIT_ERROR);
+    };
+    let addr = master.addr.clone();
+    confirm(&format!("Set brokerPermission=4 (read-only) on {} at {addr}?", args.broker), args.yes)?;
+    c.admin()
+        .update_broker_config(&addr, &[("brokerPermission", "4")], args.conn.collect_timeout)
+        .await
+        .with_context(|| format!("UPDATE_BROKER_CONFIG on {addr}"))?;
+    eprintln!("{} at {addr}: brokerPermission set to 4; following readiness (Ctrl-C to stop)…", args.broker);
+    let mut history = crate::collect::history::History::new(args.drain.drain_window);
+    let deadline = Instant::now() + args.follow_timeout;
+    let mut last = String::new();
+    loop {
+        history.push(Arc::new(c.collect().await));
+        let verdicts = drain::evaluate(&history.snapshots(), &args.drain.config());
+        if let Some(v) = verdicts.iter().find(|v| v.broker == args.broker) {
+            let line = verdict_line(v);
+            if line != last {
+                println!("{line}");
+                last = line;
+            }
+            if v.ready {
+                return Ok(EXIT_READY);
+            }
+        }
+        if Instant::now() >= deadline {
+            eprintln!("still not ready after {}s", args.follow_timeout.as_secs());
+            return Ok(EXIT_NOT_READY);
+        }
+        tokio::time::sleep(args.collect_interval).await;
+    }
+}
+
+/// `restore`: permission 6 on the named master, then verify that routes carry the write bit on
+/// every NameServer and that messages are stored again.
+pub async fn restore(args: &MutateArgs) -> anyhow::Result<i32> {
+    let c = collector(&args.conn)?;
+    let snap = c.collect().await;
+    let Some(master) = find_master(&snap, &args.broker) else {
+        eprintln!("error: no master named {:?}", args.broker);
+        return Ok(EXIT_ERROR);
+    };
+    let addr = master.addr.clone();
+    let before = master.runtime.as_ref().and_then(|r| r.msg_put_total_today_now);
+    confirm(&format!("Set brokerPermission=6 (read-write) on {} at {addr}?", args.broker), args.yes)?;
+    c.admin()
+        .update_broker_config(&addr, &[("brokerPermission", "6")], args.conn.collect_timeout)
+        .await
+        .with_context(|| format!("UPDATE_BROKER_CONFIG on {addr}"))?;
+    eprintln!("{} at {addr}: brokerPermission set to 6; waiting for routes and traffic…", args.broker);
+    let deadline = Instant::now() + args.follow_timeout;
+    loop {
+        let snap = c.collect().await;
+        let m = find_master(&snap, &args.broker);
+        let perm_ok = m.and_then(|m| m.permission).is_some_and(|p| p & 2 != 0);
+        let routes_ok = route_writable_everywhere(&c, &snap, &args.broker).await;
+        let now = m.and_then(|m| m.runtime.as_ref()).and_then(|r| r.msg_put_total_today_now);
+        let put_tps = m.and_then(|m| m.runtime.as_ref()).and_then(|r| r.put_tps).unwrap_or(0.0);
+        let traffic = put_tps > 0.0 || matches!((before, now), (Some(b), Some(n)) if n > b);
+        println!(
+            "{}: permission {} routes {} traffic {}",
+            args.broker,
+            if perm_ok { "rw" } else { "not writable" },
+            if routes_ok { "writable on all NameServers" } else { "not yet writable everywhere" },
+            if traffic { "returned" } else { "not yet" }
+        );
+        if perm_ok && routes_ok && traffic {
+            return Ok(EXIT_READY);
+        }
+        if Instant::now() >= deadline {
+            eprintln!("traffic did not return within {}s", args.follow_timeout.as_secs());
+            return Ok(EXIT_NOT_READY);
+        }
+        tokio::time::sleep(args.collect_interval).await;
+    }
+}
+
+async fn route_writable_everywhere(c: &Collector, snap: &Snapshot, broker: &str) -> bool {
+    if snap.namesrvs.is_empty() {
+        return false;
+    }
+    for ns in &snap.namesrvs {
+        match c.admin().route(&ns.addr, broker).await {
+            Ok(r) => {
+                let w = r.queue_datas.iter().filter(|q| q.broker_name == broker).any(|q| q.perm & 2 != 0);
+                if !w {
+                    return false;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// `demo`: the simulated cluster replaying the runbook, with the exporter serving on top.
+pub async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
+    use crate::sim::{scenario::Scenario, SimCluster, SimConfig};
+    let cluster = SimCluster::start_with_scenario(SimConfig::runbook(), Scenario::runbook())
+        .await
+        .context("starting the simulated cluster")?;
+    let _clock = cluster.spawn_realtime(args.speedup);
+    let mut serve = args.serve.clone();
+    serve.conn.namesrv_addr = crate::cli::NamesrvList(vec![cluster.namesrv_addr().to_string()]);
+    serve.conn.broker_addr.clear();
+    let listen = serve.web_listen_address.clone();
+    let port = listen.rsplit(':').next().unwrap_or("5558");
+    eprintln!(
+        "demo: simulated RocketMQ cluster (NameServer {}) replaying the drain runbook at {}x speed.\n\
+         demo: broker-b goes read-only, drains, and is restored, in a loop. Watch:\n\
+         demo:   http://127.0.0.1:{port}{}  (rocketmq_broker_permission, rocketmq_broker_put_tps,\n\
+         demo:   rocketmq_consumer_group_diff, rocketmq_broker_drain_ready)\n\
+         demo:   or: rocketmq-exporter status --namesrv.addr {} --broker broker-b",
+        cluster.namesrv_addr(),
+        args.speedup,
+        serve.web_telemetry_path,
+        cluster.namesrv_addr()
+    );
+    crate::daemon::run_serve(&serve).await
+}

@@ -1,0 +1,164 @@
+//! The `serve` daemon: a background collection loop feeding a pre-rendered exposition to the
+//! HTTP endpoint. Scrapes only read the latest bytes, so any number of Prometheus replicas cost
+//! the cluster nothing extra.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::admin::Admin;
+use crate::cli::{LogArgs, LogFormat, ServeArgs};
+use crate::collect::history::History;
+use crate::collect::Collector;
+use crate::drain::{self, DrainConfig};
+use crate::remoting::RemotingClient;
+use crate::render::{self, RenderOptions};
+use crate::serve::http::{self, HttpConfig};
+use crate::serve::state::{Exposition, ServeState};
+use crate::snapshot::Snapshot;
+
+pub fn init_logging(log: &LogArgs) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("rocketmq_exporter={0},{0}", log.log_level)));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false);
+    let _ = match log.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Logfmt => builder.with_target(false).try_init(),
+    };
+}
+
+/// Logs a broker's failure when it starts or its reason changes, then at most every 10 minutes
+/// while it persists: a broker that stays down must not flood the log.
+#[derive(Default)]
+pub struct FailureLog {
+    seen: HashMap<String, (String, Instant)>,
+}
+
+impl FailureLog {
+    pub fn observe(&mut self, snap: &Snapshot) {
+        const REPEAT: Duration = Duration::from_secs(600);
+        for b in &snap.brokers {
+            match (&b.error, b.up) {
+                (Some(err), false) => {
+                    let repeat = match self.seen.get(&b.addr) {
+                        Some((last, at)) => last != err || at.elapsed() >= REPEAT,
+                        None => true,
+                    };
+                    if repeat {
+                        tracing::warn!(addr = %b.addr, broker = %b.broker, broker_id = b.broker_id, error = %err, "broker collection failed");
+                        self.seen.insert(b.addr.clone(), (err.clone(), Instant::now()));
+                    }
+                }
+                _ => {
+                    if self.seen.remove(&b.addr).is_some() {
+                        tracing::info!(addr = %b.addr, broker = %b.broker, "broker collection recovered");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Everything one cycle needs besides the snapshot.
+pub struct Pipeline {
+    pub collector: Collector,
+    pub history: Mutex<History>,
+    pub drain: DrainConfig,
+    pub render: RenderOptions,
+    pub state: ServeState,
+    failures: Mutex<FailureLog>,
+}
+
+impl Pipeline {
+    pub fn new(collector: Collector, drain: DrainConfig, render: RenderOptions, state: ServeState) -> Self {
+        Pipeline {
+            collector,
+            history: Mutex::new(History::new(drain.window)),
+            drain,
+            render,
+            state,
+            failures: Default::default(),
+        }
+    }
+
+    /// collect -> snapshot -> evaluate -> render -> publish.
+    pub async fn cycle(&self) -> Arc<Snapshot> {
+        let snap = Arc::new(self.collector.collect().await);
+        self.failures.lock().unwrap().observe(&snap);
+        let history = {
+            let mut h = self.history.lock().unwrap();
+            h.push(snap.clone());
+            h.snapshots()
+        };
+        let verdicts = drain::evaluate(&history, &self.drain);
+        let mut body = Vec::with_capacity(64 * 1024);
+        render::render(&snap, &verdicts, &self.render, &mut body);
+        body.extend_from_slice(&crate::self_metrics::encode());
+        self.state.publish(Exposition::new(body));
+        tracing::debug!(brokers = snap.brokers.len(), duration_ms = snap.collect_duration_ms, "collection cycle done");
+        snap
+    }
+
+    /// Runs cycles every `interval` until the task is dropped; a slow cycle delays the next
+    /// rather than stacking them.
+    pub async fn run(self: Arc<Self>, interval: Duration) {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            self.cycle().await;
+        }
+    }
+}
+
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+/// `serve`, and `demo` once its simulated cluster is up.
+pub async fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
+    let client = RemotingClient::new(args.conn.client_options()?).context("TLS configuration")?;
+    let collector = Collector::new(Admin::new(client.clone()), args.conn.collect_config());
+    let http_cfg = HttpConfig {
+        listen: args.web_listen_address.clone(),
+        telemetry_path: args.web_telemetry_path.clone(),
+        web_config_file: args.web_config_file.clone(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let listener = http::bind(&http_cfg).await.with_context(|| format!("cannot listen on {}", args.web_listen_address))?;
+    tracing::info!(
+        listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        namesrv = %args.conn.namesrv_addr.0.join(";"),
+        sidecar = !args.conn.broker_addr.is_empty(),
+        "rocketmq-exporter started"
+    );
+    let state = ServeState::new();
+    let pipeline = Arc::new(Pipeline::new(
+        collector,
+        args.drain.config(),
+        RenderOptions { queue_level: args.collect_queue_level },
+        state.clone(),
+    ));
+    let collecting = tokio::spawn(pipeline.clone().run(args.collect_interval));
+    let result = http::serve(listener, http_cfg, state, shutdown_signal()).await;
+    collecting.abort();
+    client.close_all();
+    result.map_err(|e| anyhow::anyhow!("HTTP server failed: {e}"))
+}
