@@ -5,7 +5,9 @@
 #   docker run --rm -p 5558:5558 -e NAMESRV_ADDR='ns1:9876;ns2:9876' rocketmq-exporter:0.1.0
 
 # ---- build --------------------------------------------------------------------------------
-FROM rust:1.85-slim-bookworm AS builder
+# Any stable toolchain at least as new as the newest rust-version in Cargo.lock.
+ARG RUST_VERSION=1.88
+FROM rust:${RUST_VERSION}-slim-bookworm AS builder
 WORKDIR /src
 
 # Dependencies first, in their own layer: source edits then rebuild only this crate.
