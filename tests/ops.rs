@@ -109,7 +109,9 @@ fn tool(name: &str) -> Option<PathBuf> {
         return Some(found);
     }
     assert!(!require_real(), "{name} not found but ROCKETMQ_EXPORTER_REQUIRE_REAL=1");
-    eprintln!("SKIP: {name} not found in /usr/bin or PATH (Debian: apt-get install prometheus prometheus-alertmanager)");
+    eprintln!(
+        "SKIP: {name} not found in /usr/bin or PATH (Debian: apt-get install prometheus prometheus-alertmanager)"
+    );
     None
 }
 
@@ -144,9 +146,9 @@ fn unknown_names(expr: &str, selectors: bool) -> Vec<String> {
     let ident = Regex::new(r"[A-Za-z_:][A-Za-z0-9_:]*").unwrap();
     let known = |name: &str| {
         METRICS.contains(&name)
-            || HISTOGRAMS.iter().any(|h| {
-                name.strip_prefix(h).is_some_and(|suffix| ["_bucket", "_sum", "_count"].contains(&suffix))
-            })
+            || HISTOGRAMS
+                .iter()
+                .any(|h| name.strip_prefix(h).is_some_and(|suffix| ["_bucket", "_sum", "_count"].contains(&suffix)))
     };
     let mut bad = Vec::new();
     for m in ident.find_iter(&stripped) {
@@ -319,10 +321,8 @@ fn promtool_check_rules() {
 #[test]
 fn promtool_test_rules() {
     let Some(promtool) = tool("promtool") else { return };
-    let files: Vec<String> = rule_test_files()
-        .iter()
-        .map(|p| p.strip_prefix(root()).unwrap().to_string_lossy().into_owned())
-        .collect();
+    let files: Vec<String> =
+        rule_test_files().iter().map(|p| p.strip_prefix(root()).unwrap().to_string_lossy().into_owned()).collect();
     let mut args = vec!["test", "rules"];
     args.extend(files.iter().map(String::as_str));
     let out = run_ok(&promtool, &args);
@@ -433,7 +433,8 @@ fn dashboard_structure() {
     }
     for (i, (a, ra)) in boxes.iter().enumerate() {
         for (b, rb) in &boxes[i + 1..] {
-            let overlap = ra[0] < rb[0] + rb[2] && rb[0] < ra[0] + ra[2] && ra[1] < rb[1] + rb[3] && rb[1] < ra[1] + ra[3];
+            let overlap =
+                ra[0] < rb[0] + rb[2] && rb[0] < ra[0] + ra[2] && ra[1] < rb[1] + rb[3] && rb[1] < ra[1] + ra[3];
             assert!(!overlap, "panels {a:?} and {b:?} overlap");
         }
     }
@@ -487,9 +488,7 @@ fn dashboard_queries_parse_with_promtool() {
 fn yaml_documents(rel: &str) -> Vec<Yaml> {
     let text = read(rel);
     serde_yaml::Deserializer::from_str(&text)
-        .map(|d| {
-            serde::Deserialize::deserialize(d).unwrap_or_else(|e: serde_yaml::Error| panic!("{rel}: {e}"))
-        })
+        .map(|d| serde::Deserialize::deserialize(d).unwrap_or_else(|e: serde_yaml::Error| panic!("{rel}: {e}")))
         .filter(|v: &Yaml| !v.is_null())
         .collect()
 }
@@ -569,7 +568,9 @@ fn prometheus_config_loads_the_rules() {
     let rule_files: Vec<&str> =
         cfg["rule_files"].as_sequence().expect("rule_files").iter().filter_map(|v| v.as_str()).collect();
     assert!(
-        rule_files.iter().any(|f| root().join("deploy").join(f) == root().join("deploy/../alerts/rocketmq-exporter.rules.yml")),
+        rule_files
+            .iter()
+            .any(|f| root().join("deploy").join(f) == root().join("deploy/../alerts/rocketmq-exporter.rules.yml")),
         "prometheus.yml must load {RULES}: {rule_files:?}"
     );
     for f in &rule_files {
