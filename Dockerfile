@@ -1,0 +1,45 @@
+# syntax=docker/dockerfile:1
+#
+# rocketmq-exporter container image.
+#   docker build -t rocketmq-exporter:0.1.0 .
+#   docker run --rm -p 5558:5558 -e NAMESRV_ADDR='ns1:9876;ns2:9876' rocketmq-exporter:0.1.0
+
+# ---- build --------------------------------------------------------------------------------
+# Any stable toolchain at least as new as the newest rust-version in Cargo.lock.
+ARG RUST_VERSION=1.88
+FROM rust:${RUST_VERSION}-slim-bookworm AS builder
+WORKDIR /src
+
+# Dependencies first, in their own layer: source edits then rebuild only this crate.
+COPY Cargo.toml Cargo.lock ./
+RUN mkdir -p src benches \
+    && echo 'fn main() {}' > src/main.rs \
+    && touch src/lib.rs \
+    && echo 'fn main() {}' > benches/decode.rs \
+    && cargo build --release --locked \
+    && rm -rf src benches
+
+COPY src ./src
+COPY benches ./benches
+# touch: the placeholder build left newer mtimes than the copied sources.
+RUN touch src/main.rs src/lib.rs \
+    && cargo build --release --locked \
+    && install -D -m 0755 target/release/rocketmq-exporter /out/rocketmq-exporter
+
+# ---- runtime ------------------------------------------------------------------------------
+FROM debian:bookworm-slim
+
+# ca-certificates: --tls.enabled verifies brokers against the system roots unless --tls.ca-file.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 65532 exporter \
+    && useradd --system --uid 65532 --gid exporter --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin exporter
+
+COPY --from=builder /out/rocketmq-exporter /usr/local/bin/rocketmq-exporter
+
+USER 65532:65532
+# 5558: 5557 is taken by the Java exporter and by 5.x brokers.
+EXPOSE 5558
+ENTRYPOINT ["/usr/local/bin/rocketmq-exporter"]
+CMD ["serve"]
