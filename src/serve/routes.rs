@@ -1,7 +1,5 @@
 //! Request routing: a pure function from request parts to a response, plus the auth wrapper.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{self, HeaderMap, HeaderValue};
@@ -180,7 +178,7 @@ fn add_headers(r: &mut Response<Full<Bytes>>, active: &Active) {
 
 /// Lets tests build an [`Active`] without a config file.
 #[cfg(test)]
-pub(crate) fn plain_active() -> Arc<Active> {
+pub(crate) fn plain_active() -> std::sync::Arc<Active> {
     super::reload::Reloader::new(None).unwrap().current()
 }
 
