@@ -115,9 +115,12 @@ async fn raw(addr: SocketAddr, bytes: &[u8]) -> String {
 }
 
 fn exposition() -> String {
-    let mut s = String::from("# HELP rocketmq_broker_up 1 if up\n# TYPE rocketmq_broker_up gauge\n");
+    let mut s =
+        String::from("# HELP rocketmq_broker_up 1 if up\n# TYPE rocketmq_broker_up gauge\n");
     for i in 0..200 {
-        s.push_str(&format!("rocketmq_broker_up{{cluster=\"c\",broker=\"broker-{i}\"}} 1\n"));
+        s.push_str(&format!(
+            "rocketmq_broker_up{{cluster=\"c\",broker=\"broker-{i}\"}} 1\n"
+        ));
     }
     s
 }
@@ -130,7 +133,8 @@ async fn metrics_503_before_publish_then_200() {
     assert!(!r.body.is_empty());
 
     let text = exposition();
-    srv.state.publish(Exposition::new(text.clone().into_bytes()));
+    srv.state
+        .publish(Exposition::new(text.clone().into_bytes()));
     let r = get(srv.addr, "/metrics", &[]).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
@@ -150,11 +154,22 @@ async fn metrics_503_before_publish_then_200() {
 async fn gzip_round_trip() {
     let srv = Server::start(None).await;
     let text = exposition();
-    srv.state.publish(Exposition::new(text.clone().into_bytes()));
-    let r = get(srv.addr, "/metrics", &[("accept-encoding", "deflate, gzip")]).await;
+    srv.state
+        .publish(Exposition::new(text.clone().into_bytes()));
+    let r = get(
+        srv.addr,
+        "/metrics",
+        &[("accept-encoding", "deflate, gzip")],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.headers["content-encoding"], "gzip");
-    assert!(r.body.len() < text.len() / 4, "compressed {} of {}", r.body.len(), text.len());
+    assert!(
+        r.body.len() < text.len() / 4,
+        "compressed {} of {}",
+        r.body.len(),
+        text.len()
+    );
     let mut decoded = String::new();
     flate2::read::GzDecoder::new(&r.body[..])
         .read_to_string(&mut decoded)
@@ -167,7 +182,8 @@ async fn gzip_round_trip() {
 async fn head_has_headers_and_no_body() {
     let srv = Server::start(None).await;
     let text = exposition();
-    srv.state.publish(Exposition::new(text.clone().into_bytes()));
+    srv.state
+        .publish(Exposition::new(text.clone().into_bytes()));
     let out = raw(
         srv.addr,
         b"HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -175,7 +191,10 @@ async fn head_has_headers_and_no_body() {
     .await;
     let (head, body) = out.split_once("\r\n\r\n").expect("a full header block");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(head.contains(&format!("content-length: {}", text.len())), "{head}");
+    assert!(
+        head.contains(&format!("content-length: {}", text.len())),
+        "{head}"
+    );
     assert!(body.is_empty(), "HEAD must not carry a body: {body:?}");
     srv.stop().await.unwrap();
 }
@@ -185,22 +204,40 @@ async fn landing_health_ready_404_405() {
     let srv = Server::start(None).await;
     let r = get(srv.addr, "/", &[]).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     let page = r.text();
     assert!(page.contains("<a href=\"/metrics\">"), "{page}");
-    assert!(page.contains("/-/healthy") && page.contains("/-/ready"), "{page}");
-    assert!(page.contains("9.9.9-test") && page.contains("RocketMQ Exporter"), "{page}");
+    assert!(
+        page.contains("/-/healthy") && page.contains("/-/ready"),
+        "{page}"
+    );
+    assert!(
+        page.contains("9.9.9-test") && page.contains("RocketMQ Exporter"),
+        "{page}"
+    );
 
     let r = get(srv.addr, "/-/healthy", &[]).await;
     assert_eq!((r.status, r.text().trim()), (StatusCode::OK, "Healthy."));
 
-    assert_eq!(get(srv.addr, "/-/ready", &[]).await.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        get(srv.addr, "/-/ready", &[]).await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
     srv.state.publish(Exposition::new(b"x 1\n".to_vec()));
     let r = get(srv.addr, "/-/ready", &[]).await;
     assert_eq!((r.status, r.text().trim()), (StatusCode::OK, "Ready."));
 
-    assert_eq!(get(srv.addr, "/nope", &[]).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(get(srv.addr, "/metrics/extra", &[]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(srv.addr, "/nope", &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(srv.addr, "/metrics/extra", &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
 
     let s = TcpStream::connect(srv.addr).await.unwrap();
     let r = send_on(s, request(Method::POST, "/metrics", &[])).await;
@@ -214,9 +251,16 @@ async fn garbage_request_gets_400_and_server_keeps_serving() {
     let srv = Server::start(None).await;
     let out = raw(srv.addr, b"\x16\x03\x01 THIS IS NOT HTTP\r\n\r\n").await;
     assert!(out.starts_with("HTTP/1.1 400"), "{out:?}");
-    let out = raw(srv.addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n").await;
+    let out = raw(
+        srv.addr,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+    )
+    .await;
     assert!(out.starts_with("HTTP/1.1 400"), "{out:?}");
-    assert_eq!(get(srv.addr, "/-/healthy", &[]).await.status, StatusCode::OK);
+    assert_eq!(
+        get(srv.addr, "/-/healthy", &[]).await.status,
+        StatusCode::OK
+    );
     srv.stop().await.unwrap();
 }
 
@@ -236,20 +280,46 @@ async fn slow_client_does_not_block_others() {
 }
 
 #[tokio::test]
+async fn silent_connection_is_dropped() {
+    let srv = Server::start(None).await;
+    let mut silent = TcpStream::connect(srv.addr).await.unwrap();
+    let mut buf = [0u8; 16];
+    let t0 = std::time::Instant::now();
+    let n = tokio::time::timeout(Duration::from_secs(15), silent.read(&mut buf))
+        .await
+        .expect("the server closes a connection that never sends a byte")
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+    assert!(
+        t0.elapsed() >= Duration::from_secs(5),
+        "closed too early: {:?}",
+        t0.elapsed()
+    );
+    srv.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn fifty_concurrent_scrapes() {
     let srv = Server::start(None).await;
     let text = exposition();
-    srv.state.publish(Exposition::new(text.clone().into_bytes()));
+    srv.state
+        .publish(Exposition::new(text.clone().into_bytes()));
     let addr = srv.addr;
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             tokio::spawn(async move {
-                let ae: &[(&str, &str)] = if i % 2 == 0 { &[("accept-encoding", "gzip")] } else { &[] };
+                let ae: &[(&str, &str)] = if i % 2 == 0 {
+                    &[("accept-encoding", "gzip")]
+                } else {
+                    &[]
+                };
                 let r = get(addr, "/metrics", ae).await;
                 assert_eq!(r.status, StatusCode::OK);
                 if i % 2 == 0 {
                     let mut s = String::new();
-                    flate2::read::GzDecoder::new(&r.body[..]).read_to_string(&mut s).unwrap();
+                    flate2::read::GzDecoder::new(&r.body[..])
+                        .read_to_string(&mut s)
+                        .unwrap();
                     s
                 } else {
                     r.text()
@@ -280,7 +350,10 @@ async fn http2_prior_knowledge() {
     let r = sender.send_request(req).await.unwrap();
     assert_eq!(r.version(), hyper::Version::HTTP_2);
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(&r.into_body().collect().await.unwrap().to_bytes()[..], b"x 1\n");
+    assert_eq!(
+        &r.into_body().collect().await.unwrap().to_bytes()[..],
+        b"x 1\n"
+    );
     srv.stop().await.unwrap();
 }
 
@@ -294,7 +367,10 @@ async fn bad_listen_address_is_a_clear_error() {
             version: "t".into(),
         };
         let err = bind(&cfg).await.expect_err(addr);
-        assert!(matches!(err, ServeError::BadListenAddress { .. }), "{addr}: {err}");
+        assert!(
+            matches!(err, ServeError::BadListenAddress { .. }),
+            "{addr}: {err}"
+        );
         assert!(err.to_string().contains(addr), "{err}");
     }
     // An address already in use is a bind error naming the address.
@@ -357,7 +433,10 @@ async fn basic_auth_401_then_200_and_reload() {
         let h: Vec<(&str, &str)> = hdrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let r = get(srv.addr, "/metrics", &h).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{hdrs:?}");
-        assert!(r.headers["www-authenticate"].to_str().unwrap().starts_with("Basic"));
+        assert!(r.headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic"));
     }
     let good = basic("prometheus", "hunter2");
     for _ in 0..3 {
@@ -365,13 +444,21 @@ async fn basic_auth_401_then_200_and_reload() {
         assert_eq!((r.status, r.text()), (StatusCode::OK, "x 1\n".to_string()));
     }
     // Health endpoints are protected too (toolkit wraps the whole mux).
-    assert_eq!(get(srv.addr, "/-/healthy", &[]).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(srv.addr, "/-/healthy", &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 
     // A broken file keeps the last good config: still protected, still accepting the password.
     std::fs::write(&file, "basic_auth_users: [not, a, map\n").unwrap();
-    assert_eq!(get(srv.addr, "/metrics", &[]).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
-        get(srv.addr, "/metrics", &[("authorization", &good)]).await.status,
+        get(srv.addr, "/metrics", &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(srv.addr, "/metrics", &[("authorization", &good)])
+            .await
+            .status,
         StatusCode::OK
     );
     // A valid new file takes effect on the next connection.
@@ -432,7 +519,10 @@ fn pki() -> Pki {
     }
 }
 
-fn client_config(server_der: rustls::pki_types::CertificateDer<'static>, client: Option<&Pki>) -> Arc<rustls::ClientConfig> {
+fn client_config(
+    server_der: rustls::pki_types::CertificateDer<'static>,
+    client: Option<&Pki>,
+) -> Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(server_der).unwrap();
     let b = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -453,10 +543,16 @@ fn client_config(server_der: rustls::pki_types::CertificateDer<'static>, client:
     Arc::new(cfg)
 }
 
-async fn tls_get(addr: SocketAddr, cfg: Arc<rustls::ClientConfig>, path: &str) -> std::io::Result<Resp> {
+async fn tls_get(
+    addr: SocketAddr,
+    cfg: Arc<rustls::ClientConfig>,
+    path: &str,
+) -> std::io::Result<Resp> {
     let tcp = TcpStream::connect(addr).await?;
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let tls = tokio_rustls::TlsConnector::from(cfg).connect(name, tcp).await?;
+    let tls = tokio_rustls::TlsConnector::from(cfg)
+        .connect(name, tcp)
+        .await?;
     // With client auth, TLS 1.3 reports a rejected certificate only on the first read.
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
         .await
@@ -470,7 +566,11 @@ async fn tls_get(addr: SocketAddr, cfg: Arc<rustls::ClientConfig>, path: &str) -
     Ok(Resp {
         status: parts.status,
         headers: parts.headers,
-        body: body.collect().await.map_err(std::io::Error::other)?.to_bytes(),
+        body: body
+            .collect()
+            .await
+            .map_err(std::io::Error::other)?
+            .to_bytes(),
     })
 }
 
@@ -483,14 +583,49 @@ async fn tls_with_self_signed_cert() {
     std::fs::write(dir.path().join("server.key"), &p.server_key).unwrap();
     let file = write_web_config(
         dir.path(),
-        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  min_version: TLS12\n",
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  min_version: TLS12\n\
+         http_server_config:\n  headers:\n    Strict-Transport-Security: max-age=31536000\n",
     );
     let srv = Server::start(Some(file)).await;
     srv.state.publish(Exposition::new(b"x 1\n".to_vec()));
-    let r = tls_get(srv.addr, client_config(server_der.clone(), None), "/metrics")
+    let r = tls_get(
+        srv.addr,
+        client_config(server_der.clone(), None),
+        "/metrics",
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.status, r.text()), (StatusCode::OK, "x 1\n".to_string()));
+    assert_eq!(r.headers["strict-transport-security"], "max-age=31536000");
+
+    // ALPN h2 gets HTTP/2.
+    let mut h2cfg = (*client_config(server_der.clone(), None)).clone();
+    h2cfg.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = TcpStream::connect(srv.addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(h2cfg))
+        .connect(name, tcp)
         .await
         .unwrap();
-    assert_eq!((r.status, r.text()), (StatusCode::OK, "x 1\n".to_string()));
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let req = Request::builder()
+        .uri(format!("https://localhost:{}/metrics", srv.addr.port()))
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let r = sender.send_request(req).await.unwrap();
+    assert_eq!(
+        (r.version(), r.status()),
+        (hyper::Version::HTTP_2, StatusCode::OK)
+    );
+    assert_eq!(
+        &r.into_body().collect().await.unwrap().to_bytes()[..],
+        b"x 1\n"
+    );
 
     // Plain HTTP to a TLS port gets no HTTP answer, and the server keeps serving TLS.
     let out = raw(srv.addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await;
@@ -516,9 +651,13 @@ async fn mutual_tls_requires_a_client_cert_from_the_ca() {
          client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n",
     );
     let srv = Server::start(Some(file)).await;
-    let r = tls_get(srv.addr, client_config(server_der.clone(), Some(&p)), "/-/healthy")
-        .await
-        .unwrap();
+    let r = tls_get(
+        srv.addr,
+        client_config(server_der.clone(), Some(&p)),
+        "/-/healthy",
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status, StatusCode::OK);
     assert!(
         tls_get(srv.addr, client_config(server_der, None), "/-/healthy")

@@ -75,7 +75,8 @@ impl BasicAuth {
     }
 
     fn cache_key(&self, header: &[u8]) -> CacheKey {
-        let mut mac = Hmac::<Sha1>::new_from_slice(&self.hmac_key).expect("HMAC takes any key length");
+        let mut mac =
+            Hmac::<Sha1>::new_from_slice(&self.hmac_key).expect("HMAC takes any key length");
         mac.update(header);
         mac.finalize().into_bytes().into()
     }

@@ -23,8 +23,14 @@ use super::web_config::WebConfigError;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// A client that has not finished its TLS handshake by then is dropped.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// A client that has not sent complete request headers by then is dropped (slowloris).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A new connection that sends no bytes by then is dropped.
+const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(10);
+/// A client that has not sent complete request headers by then is dropped (slowloris). hyper
+/// also applies it to idle keep-alive connections, so it is longer than common scrape intervals.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// HTTP/2 pings find dead peers on otherwise idle connections.
+const H2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+const H2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The HTTP endpoint's settings (the `--web.*` flags).
 #[derive(Debug, Clone)]
@@ -94,13 +100,14 @@ pub async fn bind(cfg: &HttpConfig) -> Result<TcpListener, ServeError> {
             }
         }
     } else {
-        let mut addrs = tokio::net::lookup_host((host.trim_start_matches('[').trim_end_matches(']'), port))
-            .await
-            .map_err(|e| ServeError::BadListenAddress {
-                addr: addr.to_owned(),
-                reason: format!("cannot resolve {host:?}: {e}"),
-            })?
-            .peekable();
+        let mut addrs =
+            tokio::net::lookup_host((host.trim_start_matches('[').trim_end_matches(']'), port))
+                .await
+                .map_err(|e| ServeError::BadListenAddress {
+                    addr: addr.to_owned(),
+                    reason: format!("cannot resolve {host:?}: {e}"),
+                })?
+                .peekable();
         if addrs.peek().is_none() {
             return Err(ServeError::BadListenAddress {
                 addr: addr.to_owned(),
@@ -143,6 +150,8 @@ pub async fn serve(
         "HTTP endpoint listening"
     );
     let graceful = GracefulShutdown::new();
+    // Connections not yet handed to hyper (sniffing, TLS handshake) watch this instead.
+    let (closing_tx, closing) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -155,7 +164,10 @@ pub async fn serve(
                 let watcher = graceful.watcher();
                 let site = Arc::clone(&site);
                 let reloader = Arc::clone(&reloader);
-                tokio::spawn(connection(stream, peer, site, reloader, watcher));
+                let closing = closing.clone();
+                tokio::spawn(async move {
+                    connection(stream, peer, site, reloader, watcher, closing).await
+                });
             }
             Err(e) => {
                 // Typically EMFILE: back off instead of spinning, keep serving open connections.
@@ -165,14 +177,57 @@ pub async fn serve(
         }
     }
     drop(listener);
-    tracing::info!(connections = graceful.count(), "HTTP endpoint shutting down");
+    let _ = closing_tx.send(true);
+    tracing::info!(
+        connections = graceful.count(),
+        "HTTP endpoint shutting down"
+    );
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
         .is_err()
     {
-        tracing::warn!("HTTP connections still open after the shutdown grace period; dropping them");
+        tracing::warn!(
+            "HTTP connections still open after the shutdown grace period; dropping them"
+        );
     }
     Ok(())
+}
+
+/// Which HTTP version a connection speaks, decided before hyper sees it so that every phase of a
+/// connection is under a timeout (hyper-util's auto-detection waits for bytes without one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    Http1,
+    Http2,
+}
+
+/// The HTTP/2 client connection preface (RFC 9113 §3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Peeks (without consuming) until the first bytes tell HTTP/2 prior knowledge from HTTP/1.
+/// `None` when the client closes or sends nothing within [`FIRST_BYTES_TIMEOUT`].
+async fn sniff(stream: &TcpStream) -> Option<Proto> {
+    let detect = async {
+        let mut buf = [0u8; 24];
+        loop {
+            let n = stream.peek(&mut buf).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            if buf[..n] != H2_PREFACE[..n] {
+                return Some(Proto::Http1);
+            }
+            if n == H2_PREFACE.len() {
+                return Some(Proto::Http2);
+            }
+            // A prefix of the preface: wait for the rest (peek would return at once again).
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(FIRST_BYTES_TIMEOUT, detect)
+        .await
+        .ok()
+        .flatten()
 }
 
 /// Serves one connection with the web config current at accept time.
@@ -182,6 +237,7 @@ async fn connection(
     site: Arc<Site>,
     reloader: Arc<Reloader>,
     watcher: Watcher,
+    mut closing: tokio::sync::watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
     let active = reloader.current();
@@ -201,18 +257,38 @@ async fn connection(
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_concurrent_streams(64);
-    if !active.http2 {
-        builder = builder.http1_only();
-    }
+        .max_concurrent_streams(64)
+        .keep_alive_interval(H2_KEEPALIVE_INTERVAL)
+        .keep_alive_timeout(H2_KEEPALIVE_TIMEOUT);
+    let only = |b: auto::Builder<TokioExecutor>, p: Proto| match p {
+        Proto::Http1 => b.http1_only(),
+        Proto::Http2 => b.http2_only(),
+    };
     let result = match &active.tls {
         None => {
+            let sniffed = tokio::select! {
+                p = sniff(&stream) => p,
+                _ = closing.wait_for(|c| *c) => None,
+            };
+            let Some(mut proto) = sniffed else {
+                tracing::debug!(%peer, "connection closed or idle before a request");
+                return;
+            };
+            if proto == Proto::Http2 && !active.http2 {
+                // Refused as hyper would: an HTTP/1-only server answers the preface with 505/close.
+                proto = Proto::Http1;
+            }
+            let builder = only(builder, proto);
             watcher
                 .watch(builder.serve_connection(TokioIo::new(stream), service))
                 .await
         }
         Some(acceptor) => {
-            let tls = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+            let handshake = tokio::select! {
+                r = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => r,
+                _ = closing.wait_for(|c| *c) => return,
+            };
+            let tls = match handshake {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
@@ -223,6 +299,12 @@ async fn connection(
                     return;
                 }
             };
+            // Over TLS the version is negotiated by ALPN (we only offer h2 when enabled).
+            let proto = match tls.get_ref().1.alpn_protocol() {
+                Some(b"h2") => Proto::Http2,
+                _ => Proto::Http1,
+            };
+            let builder = only(builder, proto);
             watcher
                 .watch(builder.serve_connection(TokioIo::new(tls), service))
                 .await
@@ -243,7 +325,15 @@ mod tests {
         assert_eq!(split_listen(":5558").unwrap(), ("", 5558));
         assert_eq!(split_listen("127.0.0.1:0").unwrap(), ("127.0.0.1", 0));
         assert_eq!(split_listen("[::1]:5558").unwrap(), ("[::1]", 5558));
-        for bad in ["5558", "127.0.0.1", ":99999", "::1:5558", "host:port", "a b:1", ""] {
+        for bad in [
+            "5558",
+            "127.0.0.1",
+            ":99999",
+            "::1:5558",
+            "host:port",
+            "a b:1",
+            "",
+        ] {
             assert!(
                 matches!(split_listen(bad), Err(ServeError::BadListenAddress { .. })),
                 "{bad:?}"

@@ -71,7 +71,9 @@ impl Reloader {
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         match load(path, last.as_ref()) {
             Ok(new) => {
-                let changed = last.as_ref().is_some_and(|l| !Arc::ptr_eq(&l.active, &new.active));
+                let changed = last
+                    .as_ref()
+                    .is_some_and(|l| !Arc::ptr_eq(&l.active, &new.active));
                 if changed {
                     tracing::info!(file = %path.display(), "web config reloaded");
                 }
@@ -185,7 +187,10 @@ mod tests {
 
         std::fs::write(&p, "tls_server_config: [[[\n").unwrap();
         let b = r.current();
-        assert!(Arc::ptr_eq(&a, &b), "broken file must keep the last good config");
+        assert!(
+            Arc::ptr_eq(&a, &b),
+            "broken file must keep the last good config"
+        );
 
         std::fs::write(&p, "").unwrap();
         let c = r.current();
@@ -197,7 +202,11 @@ mod tests {
     fn headers_are_applied() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("web.yml");
-        std::fs::write(&p, "http_server_config:\n  http2: false\n  headers:\n    X-Frame-Options: deny\n").unwrap();
+        std::fs::write(
+            &p,
+            "http_server_config:\n  http2: false\n  headers:\n    X-Frame-Options: deny\n",
+        )
+        .unwrap();
         let r = Reloader::new(Some(&p)).unwrap();
         let a = r.current();
         assert!(!a.http2);

@@ -61,7 +61,11 @@ fn landing_page(version: &str, telemetry_path: &str) -> String {
     )
 }
 
-fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+fn respond(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
     r.headers_mut()
@@ -103,8 +107,14 @@ fn method_not_allowed() -> Response<Full<Bytes>> {
 }
 
 /// Routes an authenticated request.
-pub(crate) fn route(method: &Method, path: &str, headers: &HeaderMap, site: &Site) -> Response<Full<Bytes>> {
-    let known = path == site.telemetry_path || path == "/" || path == "/-/healthy" || path == "/-/ready";
+pub(crate) fn route(
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    site: &Site,
+) -> Response<Full<Bytes>> {
+    let known =
+        path == site.telemetry_path || path == "/" || path == "/-/healthy" || path == "/-/ready";
     if !known {
         return respond(StatusCode::NOT_FOUND, TEXT, "Not Found\n");
     }
@@ -122,7 +132,11 @@ pub(crate) fn route(method: &Method, path: &str, headers: &HeaderMap, site: &Sit
             TEXT,
             "Not ready: the first collection has not finished.\n",
         ),
-        _ => respond(StatusCode::OK, "text/html; charset=utf-8", site.landing.clone()),
+        _ => respond(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            site.landing.clone(),
+        ),
     }
 }
 
@@ -151,9 +165,16 @@ fn metrics(headers: &HeaderMap, state: &ServeState) -> Response<Full<Bytes>> {
 }
 
 /// Authenticates (when basic auth is configured), routes, and adds the configured headers.
-pub(crate) async fn handle<B>(req: Request<B>, site: &Site, active: &Active) -> Response<Full<Bytes>> {
+pub(crate) async fn handle<B>(
+    req: Request<B>,
+    site: &Site,
+    active: &Active,
+) -> Response<Full<Bytes>> {
     if let Some(auth) = &active.auth {
-        let h = req.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
+        let h = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes);
         if !auth.check(h).await {
             tracing::debug!(path = req.uri().path(), "basic auth failed");
             let mut r = respond(StatusCode::UNAUTHORIZED, TEXT, "Unauthorized\n");
@@ -221,7 +242,10 @@ mod tests {
         let r = route(&Method::POST, "/metrics", &none, &s);
         assert_eq!(r.status(), 405);
         assert_eq!(r.headers()[header::ALLOW], "GET, HEAD");
-        assert_eq!(route(&Method::DELETE, "/-/healthy", &none, &s).status(), 405);
+        assert_eq!(
+            route(&Method::DELETE, "/-/healthy", &none, &s).status(),
+            405
+        );
         s.state.publish(Exposition::new(b"up 1\n".to_vec()));
         let r = route(&Method::HEAD, "/metrics", &none, &s);
         assert_eq!(r.status(), 200);

@@ -81,7 +81,9 @@ mod tests {
         assert_eq!(e.body, text.as_bytes());
         assert!(e.gzip.len() < e.body.len());
         let mut out = String::new();
-        GzDecoder::new(&e.gzip[..]).read_to_string(&mut out).unwrap();
+        GzDecoder::new(&e.gzip[..])
+            .read_to_string(&mut out)
+            .unwrap();
         assert_eq!(out, text);
     }
 

@@ -120,7 +120,8 @@ fn provider(tls: &TlsServerConfig) -> Result<CryptoProvider, WebConfigError> {
         }
         if groups.is_empty() {
             return Err(WebConfigError::Invalid(
-                "tls_server_config.curve_preferences: none of the listed curves is supported".into(),
+                "tls_server_config.curve_preferences: none of the listed curves is supported"
+                    .into(),
             ));
         }
         p.kx_groups = groups;
@@ -144,8 +145,8 @@ pub(crate) fn server_config(
     if max >= TlsVersion::TLS13 {
         versions.push(&rustls::version::TLS13);
     }
-    let builder = ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&versions)?;
+    let builder =
+        ServerConfig::builder_with_provider(provider.clone()).with_protocol_versions(&versions)?;
     let builder = match tls.client_auth_type {
         ClientAuthType::NoClientCert => builder.with_no_client_auth(),
         auth => {

@@ -170,9 +170,13 @@ impl WebConfig {
 
     fn resolve_paths(&mut self, dir: &Path) {
         if let Some(tls) = &mut self.tls_server_config {
-            for p in [&mut tls.cert_file, &mut tls.key_file, &mut tls.client_ca_file]
-                .into_iter()
-                .flatten()
+            for p in [
+                &mut tls.cert_file,
+                &mut tls.key_file,
+                &mut tls.client_ca_file,
+            ]
+            .into_iter()
+            .flatten()
             {
                 if p.is_relative() {
                     *p = dir.join(&*p);
@@ -243,7 +247,9 @@ impl WebConfig {
             }
         }
         if !tls.client_allowed_sans.is_empty() {
-            return invalid("tls_server_config: client_allowed_sans is not supported by this exporter");
+            return invalid(
+                "tls_server_config: client_allowed_sans is not supported by this exporter",
+            );
         }
         if let (Some(min), Some(max)) = (tls.min_version, tls.max_version) {
             if min > max {
@@ -282,7 +288,9 @@ impl WebConfig {
                 out.push("min_version below TLS12 is not supported; TLS12 is the minimum".into());
             }
             if tls.prefer_server_cipher_suites.is_some() {
-                out.push("prefer_server_cipher_suites is ignored (the server order always wins)".into());
+                out.push(
+                    "prefer_server_cipher_suites is ignored (the server order always wins)".into(),
+                );
             }
         }
         out
@@ -330,10 +338,19 @@ mod tests {
         ))
         .unwrap();
         let tls = c.tls_server_config.as_ref().unwrap();
-        assert_eq!(tls.cert_file.as_deref(), Some(Path::new("/etc/exporter/server.crt")));
+        assert_eq!(
+            tls.cert_file.as_deref(),
+            Some(Path::new("/etc/exporter/server.crt"))
+        );
         assert_eq!(tls.key_file.as_deref(), Some(Path::new("/abs/server.key")));
-        assert_eq!(tls.client_ca_file.as_deref(), Some(Path::new("/etc/exporter/ca.pem")));
-        assert_eq!(tls.client_auth_type, ClientAuthType::RequireAndVerifyClientCert);
+        assert_eq!(
+            tls.client_ca_file.as_deref(),
+            Some(Path::new("/etc/exporter/ca.pem"))
+        );
+        assert_eq!(
+            tls.client_auth_type,
+            ClientAuthType::RequireAndVerifyClientCert
+        );
         assert_eq!(tls.min_version, Some(TlsVersion::TLS13));
         assert!(!c.http_server_config.http2);
         assert_eq!(c.basic_auth_users["alice"], HASH);
