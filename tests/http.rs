@@ -400,6 +400,27 @@ async fn shutdown_stops_accepting() {
     assert!(TcpStream::connect(addr).await.is_err());
 }
 
+#[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish() {
+    // A bcrypt check (cost 10) keeps a request in the handler long enough to shut down under it.
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = std::time::Instant::now();
+    let hash = bcrypt::hash("pw", 10).unwrap();
+    let bcrypt_time = t0.elapsed();
+    let file = write_web_config(dir.path(), &format!("basic_auth_users:\n  u: '{hash}'\n"));
+    let srv = Server::start(Some(file)).await;
+    srv.state.publish(Exposition::new(b"x 1\n".to_vec()));
+    let addr = srv.addr;
+    let auth = basic("u", "pw");
+    let in_flight =
+        tokio::spawn(async move { get(addr, "/metrics", &[("authorization", &auth)]).await });
+    tokio::time::sleep(bcrypt_time / 4).await;
+    srv.stop().await.unwrap();
+    let r = in_flight.await.unwrap();
+    assert_eq!((r.status, r.text()), (StatusCode::OK, "x 1\n".to_string()));
+    assert!(TcpStream::connect(addr).await.is_err());
+}
+
 fn write_web_config(dir: &Path, yaml: &str) -> PathBuf {
     let p = dir.join("web.yml");
     std::fs::write(&p, yaml).unwrap();
@@ -465,6 +486,21 @@ async fn basic_auth_401_then_200_and_reload() {
     std::fs::write(&file, "").unwrap();
     assert_eq!(get(srv.addr, "/metrics", &[]).await.status, StatusCode::OK);
     srv.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn telemetry_path_without_slash_fails_serve() {
+    let cfg = HttpConfig {
+        listen: "127.0.0.1:0".into(),
+        telemetry_path: "metrics".into(),
+        web_config_file: None,
+        version: "t".into(),
+    };
+    let l = bind(&cfg).await.unwrap();
+    let err = serve(l, cfg, ServeState::new(), std::future::pending())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServeError::BadTelemetryPath(_)), "{err}");
 }
 
 #[tokio::test]

@@ -55,6 +55,8 @@ pub enum ServeError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("invalid --web.telemetry-path {0:?}: it must start with '/'")]
+    BadTelemetryPath(String),
     #[error(transparent)]
     WebConfig(#[from] WebConfigError),
 }
@@ -134,13 +136,17 @@ pub async fn bind(cfg: &HttpConfig) -> Result<TcpListener, ServeError> {
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and gives open requests
-/// [`SHUTDOWN_GRACE`] to finish. Fails early only if the initial web config is unusable.
+/// [`SHUTDOWN_GRACE`] to finish. Fails early only on a telemetry path without a leading `/` or
+/// an unusable initial web config; later config errors keep the last good config.
 pub async fn serve(
     listener: TcpListener,
     cfg: HttpConfig,
     state: ServeState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    if !cfg.telemetry_path.starts_with('/') {
+        return Err(ServeError::BadTelemetryPath(cfg.telemetry_path));
+    }
     let reloader = Arc::new(Reloader::new(cfg.web_config_file.as_deref())?);
     let site = Arc::new(Site::new(&cfg.telemetry_path, &cfg.version, state));
     tracing::info!(

@@ -22,7 +22,8 @@ pub struct Exposition {
 }
 
 impl Exposition {
-    /// Wraps a rendered exposition and pre-compresses it.
+    /// Wraps a rendered exposition and pre-compresses it. Compression is CPU work proportional
+    /// to the body (milliseconds per megabyte), so call it where rendering happens, not per scrape.
     pub fn new(body: Vec<u8>) -> Self {
         let gzip = gzip(&body);
         Exposition {

@@ -358,6 +358,14 @@ mod tests {
     }
 
     #[test]
+    fn empty_sections_are_defaults() {
+        let c = parse("basic_auth_users:\nhttp_server_config:\ntls_server_config:\n").unwrap();
+        assert!(c.basic_auth_users.is_empty());
+        assert!(c.http_server_config.http2);
+        assert!(c.tls_server_config.is_none());
+    }
+
+    #[test]
     fn unknown_keys_warn_but_do_not_fail() {
         let c = parse("foo: 1\ntls_server_config:\n  cert_file: a\n  key_file: b\n  bar: x\nrate_limit:\n  burst: 3\n")
             .unwrap();
