@@ -5,6 +5,7 @@
 
 pub mod remoting;
 pub mod self_metrics;
+pub mod serve;
 pub mod snapshot;
 pub mod admin;
 pub mod collect;
