@@ -61,10 +61,13 @@ fn record_error(node: &mut BrokerNode, e: &RemotingError) {
 async fn fetch_master(admin: &Admin, t: NodeTarget, filters: &Filters) -> BrokerNode {
     let mut node = base(&t);
     node.up = true;
-    let (rt, cfg, cs) = tokio::join!(
+    // All four at once: one round trip per master. 907 exists on 5.x only; a 4.x broker answers
+    // "not supported" at once, which is cheaper than a second round trip to learn the version.
+    let (rt, cfg, cs, ha) = tokio::join!(
         admin.runtime_info(&t.addr),
         admin.broker_config(&t.addr),
-        admin.broker_consume_stats(&t.addr)
+        admin.broker_consume_stats(&t.addr),
+        admin.ha_status(&t.addr)
     );
     apply_runtime(&mut node, rt);
     apply_config(&mut node, cfg);
@@ -72,23 +75,18 @@ async fn fetch_master(admin: &Admin, t: NodeTarget, filters: &Filters) -> Broker
         Ok(list) => node.consume = Some(consume_rows(&list, filters)),
         Err(e) => record_error(&mut node, &e),
     }
-    // 907 exists on 5.x only; asking a 4.x broker costs one fast "not supported" answer, so ask
-    // only when the version says 5.x or is unknown-but-not-4.
-    let is_v4 = node.version.as_deref().map(|v| v.starts_with("V4")).unwrap_or(false);
-    if node.up && !is_v4 {
-        match admin.ha_status(&t.addr).await {
-            Ok(Some(ha)) => {
-                node.ha_connections = Some(
-                    ha.ha_connection_info
-                        .iter()
-                        .map(|c| HaConnection { addr: c.addr.clone(), diff_bytes: c.diff, in_sync: c.in_sync })
-                        .collect(),
-                )
-            }
-            Ok(None) => {}
-            // Optional data: log-worthy, but the broker is still up and its other figures valid.
-            Err(e) => tracing::debug!(addr = %t.addr, error = %e, "HA status unavailable"),
+    match ha {
+        Ok(Some(ha)) => {
+            node.ha_connections = Some(
+                ha.ha_connection_info
+                    .iter()
+                    .map(|c| HaConnection { addr: c.addr.clone(), diff_bytes: c.diff, in_sync: c.in_sync })
+                    .collect(),
+            )
         }
+        Ok(None) => {}
+        // Optional data: the broker is still up and its other figures valid.
+        Err(e) => tracing::debug!(addr = %t.addr, error = %e, "HA status unavailable"),
     }
     node
 }
@@ -136,6 +134,18 @@ fn apply_config(node: &mut BrokerNode, cfg: Result<crate::protocol::broker_confi
         Ok(c) => {
             node.permission = c.broker_permission();
             node.role = c.broker_role().map(str::to_string);
+            // Sidecar mode learns who a node is from its own config.
+            if node.cluster.is_empty() {
+                if let Some(v) = c.get("brokerClusterName") {
+                    node.cluster = v.to_string();
+                }
+                if let Some(v) = c.get("brokerName") {
+                    node.broker = v.to_string();
+                }
+                if let Some(id) = c.get("brokerId").and_then(|v| v.trim().parse().ok()) {
+                    node.broker_id = id;
+                }
+            }
         }
         Err(e) => record_error(node, &e),
     }

@@ -50,8 +50,6 @@ pub struct CollectConfig {
 pub struct Collector {
     admin: Admin,
     cfg: CollectConfig,
-    /// Sidecar mode: identity learned from each broker's config, kept if a later fetch fails.
-    sidecar_identity: std::sync::Mutex<BTreeMap<String, (String, String, i64)>>,
 }
 
 pub fn now_ms() -> i64 {
@@ -60,7 +58,7 @@ pub fn now_ms() -> i64 {
 
 impl Collector {
     pub fn new(admin: Admin, cfg: CollectConfig) -> Self {
-        Collector { admin, cfg, sidecar_identity: Default::default() }
+        Collector { admin, cfg }
     }
 
     pub fn admin(&self) -> &Admin {
@@ -75,7 +73,7 @@ impl Collector {
             let d = discover::discover(&self.admin, &self.cfg.namesrvs).await;
             (d.namesrvs, d.groups)
         } else {
-            (Vec::new(), self.sidecar_groups().await)
+            (Vec::new(), self.sidecar_groups())
         };
 
         let filters = &self.cfg.filters;
@@ -89,9 +87,6 @@ impl Collector {
         brokers.sort_by(|a, b| (&a.cluster, &a.broker, a.broker_id).cmp(&(&b.cluster, &b.broker, b.broker_id)));
 
         let routes = self.routes(&namesrvs, &brokers).await;
-        for b in brokers.iter().filter(|b| !b.up) {
-            tracing::warn!(addr = %b.addr, broker = %b.broker, error = b.error.as_deref().unwrap_or("unknown"), "broker collection failed");
-        }
         Snapshot {
             taken_at_ms,
             collect_duration_ms: started.elapsed().as_millis() as u64,
@@ -101,26 +96,14 @@ impl Collector {
         }
     }
 
-    /// Sidecar mode: each address is asked who it is (GET_BROKER_CONFIG inside the fetch), so
-    /// identity comes from the broker itself; before the first answer the address stands in.
-    async fn sidecar_groups(&self) -> Vec<Vec<NodeTarget>> {
-        let mut out = Vec::new();
-        for addr in &self.cfg.brokers {
-            let known = self.sidecar_identity.lock().unwrap().get(addr).cloned();
-            let ident = match self.admin.broker_config(addr).await {
-                Ok(cfg) => {
-                    let cluster = cfg.get("brokerClusterName").unwrap_or("").to_string();
-                    let broker = cfg.get("brokerName").unwrap_or(addr).to_string();
-                    let id = cfg.get("brokerId").and_then(|v| v.trim().parse().ok()).unwrap_or(0);
-                    let ident = (cluster, broker, id);
-                    self.sidecar_identity.lock().unwrap().insert(addr.clone(), ident.clone());
-                    ident
-                }
-                Err(_) => known.unwrap_or_else(|| (String::new(), addr.clone(), 0)),
-            };
-            out.push(vec![NodeTarget { cluster: ident.0, broker: ident.1, broker_id: ident.2, addr: addr.clone() }]);
-        }
-        out
+    /// Sidecar mode: each address is one group; its identity comes from its own config inside
+    /// the fetch (an empty cluster marks it unknown), so no extra request is spent on it.
+    fn sidecar_groups(&self) -> Vec<Vec<NodeTarget>> {
+        self.cfg
+            .brokers
+            .iter()
+            .map(|addr| vec![NodeTarget { cluster: String::new(), broker: addr.clone(), broker_id: 0, addr: addr.clone() }])
+            .collect()
     }
 
     /// Route write bit per NameServer, probed only for masters that are read-only: that is
