@@ -5,4 +5,5 @@
 
 pub mod remoting;
 pub mod self_metrics;
+pub mod sim;
 pub mod snapshot;
