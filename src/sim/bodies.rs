@@ -422,7 +422,7 @@ pub fn all_topic_config(b: &Broker) -> String {
             .field_i64("readQueueNums", t.read_queue_nums as i64)
             .field_str("topicFilterType", "SINGLE_TAG")
             .field_str("topicName", &t.name)
-            .field_i64("topicSysFlag", if t.kind == TopicKind::Retry { 0 } else { 0 })
+            .field_i64("topicSysFlag", 0)
             .field_i64("writeQueueNums", t.write_queue_nums as i64)
             .end_object();
     }

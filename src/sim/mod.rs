@@ -77,12 +77,12 @@ impl SimCluster {
 
     /// Address of a broker node (`broker_id` 0 = master).
     pub fn node_addr(&self, broker: &str, broker_id: i64) -> Option<SocketAddr> {
-        let inner = self.shared.lock();
+        let inner = self.shared.read();
         inner.state.broker(broker)?.node(broker_id)?.addr
     }
 
     fn target(&self, broker: &str, broker_id: i64) -> Option<Target> {
-        let inner = self.shared.lock();
+        let inner = self.shared.read();
         let bi = inner.state.broker_index(broker)?;
         let ni = inner.state.brokers[bi].nodes.iter().position(|n| n.broker_id == broker_id)?;
         Some(Target::Node { broker: bi, node: ni })
@@ -108,7 +108,7 @@ impl SimCluster {
 
     /// Simulated clock, epoch ms.
     pub fn now_ms(&self) -> i64 {
-        self.shared.lock().state.now_ms
+        self.shared.read().state.now_ms
     }
 
     /// Steps every 100 ms of real time by 100 ms × `speedup` of simulated time (for `demo`).
@@ -137,7 +137,7 @@ impl SimCluster {
 
     /// The scenario being replayed.
     pub fn scenario(&self) -> Scenario {
-        self.shared.lock().runner.scenario.clone()
+        self.shared.read().runner.scenario.clone()
     }
 
     /// Stops every listener and open connection.

@@ -692,7 +692,7 @@ impl ClusterState {
                     name: name.clone(),
                     cluster: cluster.clone(),
                     flavor,
-                    rocketmq_headers: cfg.rocketmq_header_brokers.iter().any(|x| *x == name),
+                    rocketmq_headers: cfg.rocketmq_header_brokers.contains(&name),
                     nodes,
                     topics,
                     topic_index,

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -29,36 +29,49 @@ pub enum Target {
     Node { broker: usize, node: usize },
 }
 
-/// State behind the lock: the model, its scenario, and cached encoded bodies.
+/// State behind the lock: the model and its scenario.
 pub struct Inner {
     pub state: ClusterState,
     pub runner: ScenarioRunner,
-    /// 317 bodies per node, valid for one model generation (encoding ~1 M rows per request
-    /// would dominate the scale benchmark otherwise).
-    cache_317: HashMap<(usize, usize), (u64, Bytes)>,
 }
 
 impl Inner {
     pub fn new(state: ClusterState, runner: ScenarioRunner) -> Self {
-        Inner { state, runner, cache_317: HashMap::new() }
+        Inner { state, runner }
     }
 }
 
-/// Shared by all listeners and the `SimCluster` handle.
+/// Encoded 317 bodies per node, valid for one model generation: re-encoding ~1 M rows per
+/// request would dominate the scale benchmark.
+type BodyCache = Mutex<HashMap<(usize, usize), (u64, Bytes)>>;
+
+/// Shared by all listeners and the `SimCluster` handle. Reads (almost every request) share
+/// the lock; steps, pokes and UPDATE_BROKER_CONFIG take it exclusively.
 pub struct Shared {
-    pub inner: Mutex<Inner>,
-    pub faults: Mutex<HashMap<Target, Fault>>,
+    inner: RwLock<Inner>,
+    cache_317: BodyCache,
+    faults: Mutex<HashMap<Target, Fault>>,
     seq: AtomicU64,
 }
 
 impl Shared {
     pub fn new(inner: Inner) -> Self {
-        Shared { inner: Mutex::new(inner), faults: Mutex::new(HashMap::new()), seq: AtomicU64::new(1) }
+        Shared {
+            inner: RwLock::new(inner),
+            cache_317: Mutex::new(HashMap::new()),
+            faults: Mutex::new(HashMap::new()),
+            seq: AtomicU64::new(1),
+        }
     }
 
-    /// Lock that survives a panicked holder (a test panicking inside `with_state`).
-    pub fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    /// Exclusive access; survives a panicked holder (a test panicking inside `with_state`).
+    pub fn lock(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Shared access for answering requests.
+    pub fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn fault(&self, t: Target) -> Fault {
@@ -67,6 +80,17 @@ impl Shared {
 
     pub fn set_fault(&self, t: Target, f: Fault) {
         self.faults.lock().unwrap_or_else(|e| e.into_inner()).insert(t, f);
+    }
+
+    /// Answers one request (None = stay silent).
+    pub fn handle(&self, target: Target, req: &RemotingCommand) -> Option<RemotingCommand> {
+        match target {
+            Target::NameServer => handle_namesrv(&self.read().state, req),
+            Target::Node { broker, node } if req.code == rq::UPDATE_BROKER_CONFIG => {
+                update_broker_config(&mut self.lock().state, broker, node, req)
+            }
+            Target::Node { broker, node } => handle_broker(&self.read().state, &self.cache_317, broker, node, req),
+        }
     }
 }
 
@@ -82,8 +106,7 @@ fn not_supported(req: &RemotingCommand, version: i32, ser: SerializeType) -> Rem
 }
 
 /// NameServer request handling; None = no answer (4.9 on unknown codes).
-pub fn handle_namesrv(inner: &mut Inner, req: &RemotingCommand) -> Option<RemotingCommand> {
-    let st = &inner.state;
+pub fn handle_namesrv(st: &ClusterState, req: &RemotingCommand) -> Option<RemotingCommand> {
     let v = st.namesrv_flavor.version_ordinal();
     let ser = SerializeType::Json;
     let ok = |body: String| Some(reply(req, rs::SUCCESS, None, v, ser).with_body(body));
@@ -120,10 +143,44 @@ pub fn handle_namesrv(inner: &mut Inner, req: &RemotingCommand) -> Option<Remoti
     }
 }
 
-/// Broker request handling for node `(bi, ni)`.
-pub fn handle_broker(inner: &mut Inner, bi: usize, ni: usize, req: &RemotingCommand) -> Option<RemotingCommand> {
-    let generation = inner.state.generation;
-    let st = &mut inner.state;
+/// UPDATE_BROKER_CONFIG (25) on node `(bi, ni)`: `brokerPermission` changes the node's
+/// permission (and so 26 and the route perm); other keys override the config text.
+pub fn update_broker_config(st: &mut ClusterState, bi: usize, ni: usize, req: &RemotingCommand) -> Option<RemotingCommand> {
+    let b = st.brokers.get(bi)?;
+    let n = b.nodes.get(ni)?;
+    let v = b.flavor.version_ordinal();
+    let ser = if b.rocketmq_headers { SerializeType::RocketMq } else { SerializeType::Json };
+    let props = bodies::parse_properties(&String::from_utf8_lossy(&req.body));
+    if props.keys().any(|k| k == "brokerConfigPath" || k == "rocketmqHome" || k == "configBlackList") {
+        return Some(reply(req, rs::NO_PERMISSION, Some("Can not update config in black list.".into()), v, ser));
+    }
+    let perm = match props.get("brokerPermission").map(|p| p.parse::<i32>()) {
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => return Some(reply(req, rs::SYSTEM_ERROR, Some(format!("java.lang.NumberFormatException: {e}")), v, ser)),
+        None => None,
+    };
+    let now = st.now_ms;
+    let name = b.name.clone();
+    let id = n.broker_id;
+    let node = &mut st.brokers[bi].nodes[ni];
+    for (k, val) in &props {
+        if k != "brokerPermission" {
+            node.config_overrides.insert(k.clone(), val.clone());
+        }
+    }
+    node.data_version.counter += 1;
+    node.data_version.timestamp = now;
+    if let Some(p) = perm {
+        node.permission = p;
+        st.log_event(format!("{name}/{id}: UPDATE_BROKER_CONFIG brokerPermission={p}"));
+    }
+    st.generation += 1;
+    Some(reply(req, rs::SUCCESS, None, v, ser))
+}
+
+/// Read-only broker requests for node `(bi, ni)`.
+pub fn handle_broker(st: &ClusterState, cache_317: &BodyCache, bi: usize, ni: usize, req: &RemotingCommand) -> Option<RemotingCommand> {
+    let generation = st.generation;
     let b = st.brokers.get(bi)?;
     let n = b.nodes.get(ni)?;
     let v = b.flavor.version_ordinal();
@@ -136,49 +193,24 @@ pub fn handle_broker(inner: &mut Inner, bi: usize, ni: usize, req: &RemotingComm
             let dv = bodies::data_version(b.flavor, n);
             Some(reply(req, rs::SUCCESS, None, v, ser).with_ext("version", dv).with_body(text))
         }
-        rq::UPDATE_BROKER_CONFIG => {
-            let props = bodies::parse_properties(&String::from_utf8_lossy(&req.body));
-            if props.keys().any(|k| k == "brokerConfigPath" || k == "rocketmqHome" || k == "configBlackList") {
-                return Some(reply(req, rs::NO_PERMISSION, Some("Can not update config in black list.".into()), v, ser));
-            }
-            let perm = match props.get("brokerPermission").map(|p| p.parse::<i32>()) {
-                Some(Ok(p)) => Some(p),
-                Some(Err(e)) => {
-                    return Some(reply(req, rs::SYSTEM_ERROR, Some(format!("java.lang.NumberFormatException: {e}")), v, ser))
-                }
-                None => None,
-            };
-            let now = st.now_ms;
-            let name = b.name.clone();
-            let id = n.broker_id;
-            let node = &mut st.brokers[bi].nodes[ni];
-            for (k, val) in &props {
-                if k != "brokerPermission" {
-                    node.config_overrides.insert(k.clone(), val.clone());
-                }
-            }
-            node.data_version.counter += 1;
-            node.data_version.timestamp = now;
-            if let Some(p) = perm {
-                node.permission = p;
-                st.log_event(format!("{name}/{id}: UPDATE_BROKER_CONFIG brokerPermission={p}"));
-            }
-            st.generation += 1;
-            Some(reply(req, rs::SUCCESS, None, v, ser))
-        }
+        rq::UPDATE_BROKER_CONFIG => None,
         rq::GET_BROKER_CONSUME_STATS => {
             let is_order = req.ext_fields.get("isOrder").is_some_and(|x| x.eq_ignore_ascii_case("true"));
             if is_order {
                 return ok(bodies::consume_stats_list(b, n, true));
             }
-            let body = match inner.cache_317.get(&(bi, ni)) {
-                Some((g, body)) if *g == generation => body.clone(),
-                _ => {
-                    let body = Bytes::from(bodies::consume_stats_list(b, n, false));
-                    inner.cache_317.insert((bi, ni), (generation, body.clone()));
-                    body
-                }
-            };
+            let cached = cache_317
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&(bi, ni))
+                .filter(|(g, _)| *g == generation)
+                .map(|(_, body)| body.clone());
+            // Encode outside the cache lock so other nodes' requests proceed in parallel.
+            let body = cached.unwrap_or_else(|| {
+                let body = Bytes::from(bodies::consume_stats_list(b, n, false));
+                cache_317.lock().unwrap_or_else(|e| e.into_inner()).insert((bi, ni), (generation, body.clone()));
+                body
+            });
             Some(reply(req, rs::SUCCESS, None, v, ser).with_body(body))
         }
         rq::GET_CONSUME_STATS => {
@@ -264,13 +296,7 @@ async fn serve_conn(shared: Arc<Shared>, target: Target, stream: TcpStream) {
             if req.is_response() {
                 continue;
             }
-            let resp = {
-                let mut inner = shared.lock();
-                match target {
-                    Target::NameServer => handle_namesrv(&mut inner, &req),
-                    Target::Node { broker, node } => handle_broker(&mut inner, broker, node, &req),
-                }
-            };
+            let resp = shared.handle(target, &req);
             if req.is_oneway() {
                 continue;
             }
