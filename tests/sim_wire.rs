@@ -47,8 +47,12 @@ impl Conn {
     }
 
     async fn call(&mut self, cmd: RemotingCommand) -> RemotingCommand {
+        self.call_within(cmd, Duration::from_secs(10)).await
+    }
+
+    async fn call_within(&mut self, cmd: RemotingCommand, wait: Duration) -> RemotingCommand {
         let op = self.send(cmd).await;
-        let r = self.recv(Duration::from_secs(10)).await.expect("response");
+        let r = self.recv(wait).await.expect("response");
         assert_eq!(r.opaque, op, "response copies the request opaque");
         assert!(r.is_response(), "flag bit 0 set");
         r
@@ -443,5 +447,63 @@ async fn scale_topology_starts_quickly() {
         r.body.len()
     );
     assert!(started < Duration::from_secs(30), "start took {started:?}");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_latency_fault_answers_in_parallel() {
+    let sim = SimCluster::start(SimConfig::scale(200, 5000)).await.unwrap();
+    sim.step(Duration::from_secs(2));
+    sim.set_fault_all_brokers(Fault::Latency(Duration::from_millis(20)));
+    let nodes = sim.nodes();
+    assert_eq!(nodes.len(), 200);
+    let run = |code: i32| {
+        let nodes = nodes.clone();
+        async move {
+            let t0 = Instant::now();
+            let mut set = tokio::task::JoinSet::new();
+            for (_, _, _, addr) in nodes {
+                set.spawn(async move {
+                    let mut req = RemotingCommand::request(code);
+                    if code == 317 {
+                        req = req.with_ext("isOrder", "false");
+                    }
+                    let t = Instant::now();
+                    // Debug builds encode 5 000-row 317 bodies slowly; allow for it.
+                    let r = Conn::open(addr).await.call_within(req, Duration::from_secs(120)).await;
+                    (r.code, r.body.len(), t.elapsed())
+                });
+            }
+            let mut bytes = 0;
+            while let Some(r) = set.join_next().await {
+                let (code, len, took) = r.unwrap();
+                assert_eq!(code, 0);
+                assert!(took >= Duration::from_millis(20), "latency applied: {took:?}");
+                bytes += len;
+            }
+            (t0.elapsed(), bytes)
+        }
+    };
+    let (rt, rt_bytes) = run(28).await;
+    let (cs, cs_bytes) = run(317).await;
+    let (cs2, _) = run(317).await;
+    eprintln!("200 brokers x 20 ms: all 28 in {rt:?} ({rt_bytes} B); all 317 first {cs:?} ({cs_bytes} B), cached {cs2:?}");
+    // Answers overlap: far less than 200 × 20 ms = 4 s of serial latency.
+    assert!(rt < Duration::from_secs(3), "{rt:?}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn realtime_stepping_advances_the_clock() {
+    let sim = SimCluster::start_with_scenario(SimConfig::runbook(), Scenario::runbook_at(5.0, 1000.0)).await.unwrap();
+    let t0 = sim.now_ms();
+    let h = sim.spawn_realtime(50.0);
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    h.abort();
+    let dt = sim.now_ms() - t0;
+    assert!(dt >= 10_000, "advanced {dt} ms");
+    assert_eq!(sim.with_state(|s| s.broker("broker-b").unwrap().master().permission), 4, "scenario ran");
+    let events = sim.with_state(|s| s.events.clone());
+    assert!(events.iter().any(|(_, e)| e.contains("broker-b: brokerPermission=4")), "{events:?}");
     sim.shutdown().await;
 }

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use super::fastjson::{java_double, message_queue_key, JsonWriter};
-use super::model::{Broker, ClusterState, Flavor, Node, TopicKind, TpsKind, DELAY_LEVEL_SECS, PERM_WRITE};
+use super::fastjson::{java_double, JsonWriter};
+use super::model::{Broker, ClusterState, Flavor, Node, TpsKind, DELAY_LEVEL_SECS, PERM_WRITE};
 
 fn addr_of(n: &Node) -> String {
     n.addr.map(|a| a.to_string()).unwrap_or_else(|| "127.0.0.1:0".to_string())
@@ -316,9 +316,15 @@ pub fn consume_stats_list(b: &Broker, n: &Node, is_order: bool) -> String {
     w.begin_object();
     w.field_str("brokerAddr", &addr_of(n));
     w.key("consumeStatsList").begin_array();
-    for (gi, g) in b.groups.iter().enumerate() {
+    let mut by_group: Vec<Vec<usize>> = vec![Vec::new(); b.groups.len()];
+    for (i, s) in b.subs.iter().enumerate() {
+        if let Some(v) = by_group.get_mut(s.group) {
+            v.push(i);
+        }
+    }
+    for (g, subs) in b.groups.iter().zip(&by_group) {
         w.begin_object().key(&g.name).begin_array();
-        for s in b.subs.iter().filter(|s| s.group == gi) {
+        for s in subs.iter().map(|&i| &b.subs[i]) {
             let t = &b.topics[s.topic];
             if is_order && !t.order {
                 continue;
@@ -331,7 +337,7 @@ pub fn consume_stats_list(b: &Broker, n: &Node, is_order: bool) -> String {
                 let co = c.offset.max(0);
                 total_diff += bo - co;
                 inflight -= co;
-                w.key_raw(&message_queue_key(&b.name, qid as i32, &t.name));
+                w.key_message_queue(&b.name, qid as i32, &t.name);
                 offset_wrapper(&mut w, b.flavor, bo, co, if co > 0 { c.last_timestamp } else { 0 }, Some(0));
             }
             w.end_object();
@@ -364,7 +370,7 @@ pub fn consume_stats(b: &Broker, group: &str, topic: Option<&str>) -> String {
             tps += s.consume_tps;
             for (qid, (c, q)) in s.queues.iter().zip(&t.queues).enumerate().take(t.read_queue_nums.max(0) as usize) {
                 let co = c.offset.max(0);
-                body.key_raw(&message_queue_key(&b.name, qid as i32, &t.name));
+                body.key_message_queue(&b.name, qid as i32, &t.name);
                 offset_wrapper(&mut body, b.flavor, q.max_offset.max(0), co, if co > 0 { c.last_timestamp } else { 0 }, Some(c.pull_offset.max(co)));
             }
         }
@@ -385,7 +391,7 @@ pub fn topic_stats(b: &Broker, topic: &str) -> Option<String> {
     let mut w = JsonWriter::with_capacity(128 * n + 64);
     w.begin_object().key("offsetTable").begin_object();
     for (qid, q) in t.queues.iter().enumerate().take(n) {
-        w.key_raw(&message_queue_key(&b.name, qid as i32, &t.name));
+        w.key_message_queue(&b.name, qid as i32, &t.name);
         let last = if q.max_offset > 0 { q.last_store_ms } else { 0 };
         w.begin_object()
             .field_i64("lastUpdateTimestamp", last)

@@ -95,6 +95,36 @@ impl SimCluster {
         }
     }
 
+    /// Same fault on every broker node (e.g. `Latency` for the scale benchmark).
+    pub fn set_fault_all_brokers(&self, fault: Fault) {
+        let targets: Vec<Target> = {
+            let inner = self.shared.read();
+            inner
+                .state
+                .brokers
+                .iter()
+                .enumerate()
+                .flat_map(|(bi, b)| (0..b.nodes.len()).map(move |ni| Target::Node { broker: bi, node: ni }))
+                .collect()
+        };
+        for t in targets {
+            self.shared.set_fault(t, fault);
+        }
+    }
+
+    /// Every broker node as (cluster, broker name, broker id, address), in creation order.
+    pub fn nodes(&self) -> Vec<(String, String, i64, SocketAddr)> {
+        let inner = self.shared.read();
+        inner
+            .state
+            .brokers
+            .iter()
+            .flat_map(|b| {
+                b.nodes.iter().filter_map(move |n| Some((b.cluster.clone(), b.name.clone(), n.broker_id, n.addr?)))
+            })
+            .collect()
+    }
+
     pub fn set_namesrv_fault(&self, fault: Fault) {
         self.shared.set_fault(Target::NameServer, fault);
     }
