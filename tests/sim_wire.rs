@@ -507,3 +507,17 @@ async fn realtime_stepping_advances_the_clock() {
     assert!(events.iter().any(|(_, e)| e.contains("broker-b: brokerPermission=4")), "{events:?}");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn java53_namesrv_answers_unknown_codes_and_marks_acting_master() {
+    let cfg = SimConfig { namesrv_flavor: rocketmq_exporter::sim::Flavor::Java53, ..SimConfig::default() };
+    let sim = SimCluster::start(cfg).await.unwrap();
+    let ns = sim.namesrv_addr();
+    let u = call(ns, RemotingCommand::request(9999)).await;
+    assert_eq!(u.code, 3);
+    assert_eq!(u.version, 479);
+    let ci = body(&call(ns, RemotingCommand::request(106)).await);
+    assert!(ci.contains("\"cluster\":\"DefaultCluster\",\"enableActingMaster\":false}"), "{ci}");
+    assert!(ci.contains("{0:\"127.0.0.1:"));
+    sim.shutdown().await;
+}

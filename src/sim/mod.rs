@@ -11,6 +11,15 @@
 //! - [`server`]: TCP listeners (one NameServer, one per broker node)
 //! - [`scenario`]: timelines such as the broker-drain runbook
 //! - [`fault`]: per-node misbehaviour
+//!
+//! ```ignore
+//! let sim = SimCluster::start_with_scenario(SimConfig::runbook(), Scenario::runbook()).await?;
+//! let ns = sim.namesrv_addr();                       // point the exporter here
+//! sim.step(Duration::from_secs(180));                // past T1: broker-b has permission 4
+//! sim.set_fault("broker-c", 0, Fault::NeverAnswer);  // make one node misbehave
+//! let lag = sim.with_state(|s| s.broker("broker-b").unwrap().slave_lag(1));
+//! sim.shutdown().await;
+//! ```
 
 pub mod bodies;
 pub mod fastjson;
