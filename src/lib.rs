@@ -2,13 +2,17 @@
 //! drained broker is safe to take offline.
 //!
 //! Data flows one way: discover -> fetch -> decode -> snapshot -> evaluate -> render -> serve.
+//! `remoting` and `protocol` talk to RocketMQ, `collect` builds the `snapshot`, `drain` evaluates
+//! it, `render` writes the exposition, `serve` publishes it; `sim` is a simulated cluster for
+//! tests and the demo.
 
+pub mod admin;
+pub mod cli;
+pub mod collect;
+pub mod commands;
+pub mod daemon;
 pub mod remoting;
 pub mod self_metrics;
 pub mod serve;
+pub mod sim;
 pub mod snapshot;
-pub mod admin;
-pub mod collect;
-pub mod cli;
-pub mod commands;
-pub mod daemon;

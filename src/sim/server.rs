@@ -1,0 +1,326 @@
+//! TCP remoting servers: one NameServer plus one listener per broker node, all on 127.0.0.1.
+//!
+//! Each connection has a reader (frames in, handled under the state lock, no awaits held) and a
+//! writer task fed by a channel, so delayed (Latency) answers can overtake each other the way
+//! Java's thread pools let responses come back out of order.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::bodies;
+use super::fault::{self, Action, Fault};
+use super::model::{ClusterState, Flavor};
+use super::scenario::ScenarioRunner;
+use crate::remoting::codes::{request as rq, response as rs};
+use crate::remoting::frame::{self, RemotingCommand, SerializeType, DEFAULT_MAX_FRAME_LENGTH};
+
+/// Which simulated process a listener belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target {
+    NameServer,
+    /// Indexes into `ClusterState::brokers` and that broker's `nodes`.
+    Node { broker: usize, node: usize },
+}
+
+/// State behind the lock: the model and its scenario.
+pub struct Inner {
+    pub state: ClusterState,
+    pub runner: ScenarioRunner,
+}
+
+impl Inner {
+    pub fn new(state: ClusterState, runner: ScenarioRunner) -> Self {
+        Inner { state, runner }
+    }
+}
+
+/// Encoded 317 bodies per node, valid for one model generation: re-encoding ~1 M rows per
+/// request would dominate the scale benchmark.
+type BodyCache = Mutex<HashMap<(usize, usize), (u64, Bytes)>>;
+
+/// Shared by all listeners and the `SimCluster` handle. Reads (almost every request) share
+/// the lock; steps, pokes and UPDATE_BROKER_CONFIG take it exclusively.
+pub struct Shared {
+    inner: RwLock<Inner>,
+    cache_317: BodyCache,
+    faults: Mutex<HashMap<Target, Fault>>,
+    seq: AtomicU64,
+}
+
+impl Shared {
+    pub fn new(inner: Inner) -> Self {
+        Shared {
+            inner: RwLock::new(inner),
+            cache_317: Mutex::new(HashMap::new()),
+            faults: Mutex::new(HashMap::new()),
+            seq: AtomicU64::new(1),
+        }
+    }
+
+    /// Exclusive access; survives a panicked holder (a test panicking inside `with_state`).
+    pub fn lock(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Shared access for answering requests.
+    pub fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn fault(&self, t: Target) -> Fault {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner()).get(&t).copied().unwrap_or_default()
+    }
+
+    pub fn set_fault(&self, t: Target, f: Fault) {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner()).insert(t, f);
+    }
+
+    /// Answers one request (None = stay silent).
+    pub fn handle(&self, target: Target, req: &RemotingCommand) -> Option<RemotingCommand> {
+        match target {
+            Target::NameServer => handle_namesrv(&self.read().state, req),
+            Target::Node { broker, node } if req.code == rq::UPDATE_BROKER_CONFIG => {
+                update_broker_config(&mut self.lock().state, broker, node, req)
+            }
+            Target::Node { broker, node } => handle_broker(&self.read().state, &self.cache_317, broker, node, req),
+        }
+    }
+}
+
+fn reply(req: &RemotingCommand, code: i32, remark: Option<String>, version: i32, ser: SerializeType) -> RemotingCommand {
+    let mut r = RemotingCommand::response_to(req, code, remark);
+    r.version = version;
+    r.serialize_type = ser;
+    r
+}
+
+fn not_supported(req: &RemotingCommand, version: i32, ser: SerializeType) -> RemotingCommand {
+    reply(req, rs::REQUEST_CODE_NOT_SUPPORTED, Some(format!(" request type {} not supported", req.code)), version, ser)
+}
+
+/// NameServer request handling; None = no answer (4.9 on unknown codes).
+pub fn handle_namesrv(st: &ClusterState, req: &RemotingCommand) -> Option<RemotingCommand> {
+    let v = st.namesrv_flavor.version_ordinal();
+    let ser = SerializeType::Json;
+    let ok = |body: String| Some(reply(req, rs::SUCCESS, None, v, ser).with_body(body));
+    match req.code {
+        rq::GET_BROKER_CLUSTER_INFO => ok(bodies::cluster_info(st)),
+        rq::GET_ROUTEINFO_BY_TOPIC => {
+            let topic = req.ext_fields.get("topic").map(String::as_str).unwrap_or("");
+            let standard = req.version >= 401
+                || req.ext_fields.get("acceptStandardJsonOnly").is_some_and(|x| x.eq_ignore_ascii_case("true"));
+            match bodies::topic_route(st, topic, standard) {
+                Some(b) => ok(b),
+                None => Some(reply(
+                    req,
+                    rs::TOPIC_NOT_EXIST,
+                    Some(format!(
+                        "No topic route info in name server for the topic: {topic}\nSee http://rocketmq.apache.org/docs/faq/ for further details."
+                    )),
+                    v,
+                    ser,
+                )),
+            }
+        }
+        206 => ok(bodies::topic_list(st.brokers.iter().flat_map(|b| b.topics.iter().map(|t| t.name.as_str())))),
+        224 => {
+            let c = req.ext_fields.get("cluster").cloned().unwrap_or_default();
+            ok(bodies::topic_list(
+                st.brokers.iter().filter(|b| b.cluster == c).flat_map(|b| b.topics.iter().map(|t| t.name.as_str())),
+            ))
+        }
+        _ => match st.namesrv_flavor {
+            Flavor::Java49 => None,
+            Flavor::Java53 => Some(not_supported(req, v, ser)),
+        },
+    }
+}
+
+/// UPDATE_BROKER_CONFIG (25) on node `(bi, ni)`: `brokerPermission` changes the node's
+/// permission (and so 26 and the route perm); other keys override the config text.
+pub fn update_broker_config(st: &mut ClusterState, bi: usize, ni: usize, req: &RemotingCommand) -> Option<RemotingCommand> {
+    let b = st.brokers.get(bi)?;
+    let n = b.nodes.get(ni)?;
+    let v = b.flavor.version_ordinal();
+    let ser = if b.rocketmq_headers { SerializeType::RocketMq } else { SerializeType::Json };
+    let props = bodies::parse_properties(&String::from_utf8_lossy(&req.body));
+    if props.keys().any(|k| k == "brokerConfigPath" || k == "rocketmqHome" || k == "configBlackList") {
+        return Some(reply(req, rs::NO_PERMISSION, Some("Can not update config in black list.".into()), v, ser));
+    }
+    let perm = match props.get("brokerPermission").map(|p| p.parse::<i32>()) {
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => return Some(reply(req, rs::SYSTEM_ERROR, Some(format!("java.lang.NumberFormatException: {e}")), v, ser)),
+        None => None,
+    };
+    let now = st.now_ms;
+    let name = b.name.clone();
+    let id = n.broker_id;
+    let node = &mut st.brokers[bi].nodes[ni];
+    for (k, val) in &props {
+        if k != "brokerPermission" {
+            node.config_overrides.insert(k.clone(), val.clone());
+        }
+    }
+    node.data_version.counter += 1;
+    node.data_version.timestamp = now;
+    if let Some(p) = perm {
+        node.permission = p;
+        st.log_event(format!("{name}/{id}: UPDATE_BROKER_CONFIG brokerPermission={p}"));
+    }
+    st.generation += 1;
+    Some(reply(req, rs::SUCCESS, None, v, ser))
+}
+
+/// Read-only broker requests for node `(bi, ni)`.
+pub fn handle_broker(st: &ClusterState, cache_317: &BodyCache, bi: usize, ni: usize, req: &RemotingCommand) -> Option<RemotingCommand> {
+    let generation = st.generation;
+    let b = st.brokers.get(bi)?;
+    let n = b.nodes.get(ni)?;
+    let v = b.flavor.version_ordinal();
+    let ser = if b.rocketmq_headers { SerializeType::RocketMq } else { SerializeType::Json };
+    let ok = |body: String| Some(reply(req, rs::SUCCESS, None, v, ser).with_body(body));
+    match req.code {
+        rq::GET_BROKER_RUNTIME_INFO => ok(bodies::runtime_info(st, b, n)),
+        rq::GET_BROKER_CONFIG => {
+            let text = bodies::broker_config(st, b, n);
+            let dv = bodies::data_version(b.flavor, n);
+            Some(reply(req, rs::SUCCESS, None, v, ser).with_ext("version", dv).with_body(text))
+        }
+        rq::UPDATE_BROKER_CONFIG => None,
+        rq::GET_BROKER_CONSUME_STATS => {
+            let is_order = req.ext_fields.get("isOrder").is_some_and(|x| x.eq_ignore_ascii_case("true"));
+            if is_order {
+                return ok(bodies::consume_stats_list(b, n, true));
+            }
+            let cached = cache_317
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&(bi, ni))
+                .filter(|(g, _)| *g == generation)
+                .map(|(_, body)| body.clone());
+            // Encode outside the cache lock so other nodes' requests proceed in parallel.
+            let body = cached.unwrap_or_else(|| {
+                let body = Bytes::from(bodies::consume_stats_list(b, n, false));
+                cache_317.lock().unwrap_or_else(|e| e.into_inner()).insert((bi, ni), (generation, body.clone()));
+                body
+            });
+            Some(reply(req, rs::SUCCESS, None, v, ser).with_body(body))
+        }
+        rq::GET_CONSUME_STATS => {
+            let group = req.ext_fields.get("consumerGroup").map(String::as_str).unwrap_or("");
+            ok(bodies::consume_stats(b, group, req.ext_fields.get("topic").map(String::as_str)))
+        }
+        rq::GET_TOPIC_STATS_INFO => {
+            let topic = req.ext_fields.get("topic").map(String::as_str).unwrap_or("");
+            match bodies::topic_stats(b, topic) {
+                Some(body) => ok(body),
+                None => Some(reply(req, rs::TOPIC_NOT_EXIST, Some(format!("topic[{topic}] not exist")), v, ser)),
+            }
+        }
+        rq::GET_ALL_TOPIC_CONFIG => ok(bodies::all_topic_config(b)),
+        rq::GET_BROKER_HA_STATUS if b.flavor == Flavor::Java53 => ok(bodies::ha_runtime_info(st, b, n)),
+        rq::GET_MAX_OFFSET | rq::GET_MIN_OFFSET => {
+            let topic = req.ext_fields.get("topic").map(String::as_str).unwrap_or("");
+            let qid = req.ext_fields.get("queueId").and_then(|q| q.parse::<usize>().ok()).unwrap_or(usize::MAX);
+            let off = b.topic(topic).and_then(|t| t.queues.get(qid)).map(|q| {
+                if req.code == rq::GET_MAX_OFFSET {
+                    q.max_offset
+                } else {
+                    q.min_offset
+                }
+            });
+            Some(reply(req, rs::SUCCESS, None, v, ser).with_ext("offset", off.unwrap_or(0).to_string()))
+        }
+        _ => Some(not_supported(req, v, ser)),
+    }
+}
+
+enum Out {
+    Bytes(Bytes),
+    Close,
+}
+
+/// Serves one listener until aborted.
+pub async fn run_listener(shared: Arc<Shared>, target: Target, listener: TcpListener) {
+    let mut conns = JoinSet::new();
+    loop {
+        while conns.try_join_next().is_some() {}
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                conns.spawn(serve_conn(shared.clone(), target, stream));
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+        }
+    }
+}
+
+async fn serve_conn(shared: Arc<Shared>, target: Target, stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Out>();
+    let writer = tokio::spawn(async move {
+        while let Some(o) = rx.recv().await {
+            match o {
+                Out::Bytes(b) => {
+                    if wr.write_all(&b).await.is_err() {
+                        break;
+                    }
+                }
+                Out::Close => {
+                    let _ = wr.shutdown().await;
+                    break;
+                }
+            }
+        }
+    });
+    let mut buf = BytesMut::with_capacity(4096);
+    'read: loop {
+        match rd.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        loop {
+            let req = match frame::decode(&mut buf, DEFAULT_MAX_FRAME_LENGTH) {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                // Like Netty's decoder: a bad frame closes the channel, no answer.
+                Err(_) => break 'read,
+            };
+            if req.is_response() {
+                continue;
+            }
+            let resp = shared.handle(target, &req);
+            if req.is_oneway() {
+                continue;
+            }
+            let seed = shared.seq.fetch_add(1, Ordering::Relaxed);
+            match fault::apply(shared.fault(target), resp, seed) {
+                Action::Nothing => {}
+                Action::Send(b) => {
+                    let _ = tx.send(Out::Bytes(b));
+                }
+                Action::SendAfter(d, b) => {
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(d).await;
+                        let _ = tx.send(Out::Bytes(b));
+                    });
+                }
+                Action::SendThenClose(b) => {
+                    let _ = tx.send(Out::Bytes(b));
+                    let _ = tx.send(Out::Close);
+                    break 'read;
+                }
+            }
+        }
+    }
+    drop(tx);
+    let _ = writer.await;
+}
