@@ -195,10 +195,32 @@ async fn route_writable_everywhere(c: &Collector, snap: &Snapshot, broker: &str)
     true
 }
 
+/// Simulated seconds of one demo loop: broker-b is drained at 60 s, restored at 600 s, and the
+/// loop starts over at 720 s (3 minutes of real time at the default 4x speed-up).
+pub const DEMO_PERIOD_SECS: f64 = 720.0;
+
+/// The runbook, repeated: the demo runs until stopped, so it replays the drain forever (for a
+/// week of simulated time, long enough for any demo).
+pub fn demo_scenario() -> crate::sim::scenario::Scenario {
+    use crate::sim::scenario::{Action, Scenario, RUNBOOK_BROKER};
+    let mut s = Scenario::none();
+    s.name = "demo".into();
+    let loops = (7.0 * 86400.0 / DEMO_PERIOD_SECS) as usize;
+    for k in 0..loops {
+        let base = k as f64 * DEMO_PERIOD_SECS;
+        s = s
+            .with(base + 60.0, Action::SetPermission { broker: RUNBOOK_BROKER.into(), perm: 4 })
+            .with(base + 600.0, Action::SetPermission { broker: RUNBOOK_BROKER.into(), perm: 6 });
+    }
+    s.t1_secs = Some(60.0);
+    s.t2_secs = Some(600.0);
+    s
+}
+
 /// `demo`: the simulated cluster replaying the runbook, with the exporter serving on top.
 pub async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
-    use crate::sim::{scenario::Scenario, SimCluster, SimConfig};
-    let cluster = SimCluster::start_with_scenario(SimConfig::runbook(), Scenario::runbook())
+    use crate::sim::{SimCluster, SimConfig};
+    let cluster = SimCluster::start_with_scenario(SimConfig::runbook(), demo_scenario())
         .await
         .context("starting the simulated cluster")?;
     let _clock = cluster.spawn_realtime(args.speedup);
