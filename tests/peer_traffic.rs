@@ -77,6 +77,7 @@ async fn scenario(namesrv: &str, broker: &str) {
         .call_ok(RemotingCommand::request(request::GET_BROKER_CLUSTER_INFO))
         .await
         .expect("106");
+    save_fixture("106_broker_cluster_info.json", &cluster_info);
     let text = body_text(&cluster_info);
     let addrs = Regex::new(&format!(
         r#""{BROKER_NAME}"\s*:\s*\{{[^}}]*"brokerAddrs"\s*:\s*\{{\s*"?0"?\s*:\s*"{}""#,
@@ -86,10 +87,10 @@ async fn scenario(namesrv: &str, broker: &str) {
     assert!(addrs.is_match(&text), "106 must map {BROKER_NAME} id 0 to {broker}: {text}");
     let cluster = Regex::new(&format!(r#""{CLUSTER_NAME}"\s*:\s*\[\s*"{BROKER_NAME}"\s*\]"#)).unwrap();
     assert!(cluster.is_match(&text), "106 clusterAddrTable must list {BROKER_NAME}: {text}");
-    save_fixture("106_broker_cluster_info.json", &cluster_info);
 
     // 28: runtime info is standard JSON `{"table":{...}}` with string values.
     let runtime = b.call_ok(RemotingCommand::request(request::GET_BROKER_RUNTIME_INFO)).await.expect("28");
+    save_fixture("28_broker_runtime_info.json", &runtime);
     let table = kv_table(&runtime);
     let num = |k: &str| -> i64 {
         table
@@ -101,10 +102,10 @@ async fn scenario(namesrv: &str, broker: &str) {
     assert!(num("msgPutTotalTodayNow") >= i64::from(MESSAGES), "put total counts our sends: {table:?}");
     assert!(num("commitLogMaxOffset") > 0, "commit log grew: {table:?}");
     assert!(num("commitLogMaxOffset") >= num("commitLogMinOffset"));
-    save_fixture("28_broker_runtime_info.json", &runtime);
 
     // 317: DrainGroup on DrainTopic, brokerOffset 75 per queue, consumer offsets as committed.
     let stats = b.call_ok(raw::broker_consume_stats_request()).await.expect("317");
+    save_fixture("317_broker_consume_stats.json", &stats);
     let entries = consume_stats_entries(&body_text(&stats));
     let ours: Vec<&OffsetEntry> =
         entries.iter().filter(|e| e.group.as_deref() == Some(GROUP) && e.topic == TOPIC).collect();
@@ -115,18 +116,17 @@ async fn scenario(namesrv: &str, broker: &str) {
         assert_eq!(e.consumer_offset, expected, "queue {} consumer offset: {entries:?}", e.queue_id);
         assert_eq!(e.broker_offset, 75, "queue {} broker offset", e.queue_id);
     }
-    save_fixture("317_broker_consume_stats.json", &stats);
 
     // 208 / 202 / 21 are saved as golden inputs; sanity-check that each names our topic.
     let cs = b.call_ok(raw::consume_stats_request(GROUP, TOPIC)).await.expect("208");
-    assert!(body_text(&cs).contains(TOPIC), "208 body names {TOPIC}");
     save_fixture("208_consume_stats.json", &cs);
+    assert!(body_text(&cs).contains(TOPIC), "208 body names {TOPIC}");
     let ts = b.call_ok(raw::topic_stats_request(TOPIC)).await.expect("202");
-    assert!(body_text(&ts).contains(TOPIC), "202 body names {TOPIC}");
     save_fixture("202_topic_stats.json", &ts);
+    assert!(body_text(&ts).contains(TOPIC), "202 body names {TOPIC}");
     let all = b.call_ok(RemotingCommand::request(request::GET_ALL_TOPIC_CONFIG)).await.expect("21");
-    assert!(body_text(&all).contains(&format!("\"{TOPIC}\"")), "21 body lists {TOPIC}");
     save_fixture("21_all_topic_config.json", &all);
+    assert!(body_text(&all).contains(&format!("\"{TOPIC}\"")), "21 body lists {TOPIC}");
 
     // 26 before the drain: writable and readable.
     let config = get_config(&mut b).await;
@@ -225,35 +225,33 @@ struct OffsetEntry {
     consumer_offset: i64,
 }
 
-/// Pulls `(topic, queueId) -> brokerOffset/consumerOffset` out of a 317 body without assuming
-/// standard JSON: Java (fastjson) writes the MessageQueue map keys as bare objects. Each entry
-/// is attributed to the nearest preceding group key of the `consumeStatsList` maps.
+/// Pulls per-queue offsets out of a 317 body without assuming standard JSON: both Java
+/// (fastjson) and the rocketmq-rust peer write `offsetTable` keys as bare MessageQueue objects,
+/// `{"topic":..,"brokerName":..,"queueId":..}:{"brokerOffset":..}`, in differing field order.
+/// Each entry is attributed to the nearest preceding group key of the `consumeStatsList` maps.
 fn consume_stats_entries(text: &str) -> Vec<OffsetEntry> {
-    let entry = Regex::new(
-        r#"\{\s*"brokerName"\s*:\s*"[^"]*"\s*,\s*"queueId"\s*:\s*(\d+)\s*,\s*"topic"\s*:\s*"([^"]*)"\s*\}\s*:\s*\{([^{}]*)\}"#,
-    )
-    .unwrap();
-    let group = Regex::new(r#"\{\s*"([^"]+)"\s*:\s*\[\s*(?:\{|\])"#).unwrap();
-    let field = |body: &str, name: &str| -> i64 {
-        Regex::new(&format!(r#""{name}"\s*:\s*(-?\d+)"#))
-            .unwrap()
-            .captures(body)
-            .and_then(|c| c[1].parse().ok())
-            .unwrap_or(i64::MIN)
+    let entry = Regex::new(r#"(\{[^{}]*\})\s*:\s*(\{[^{}]*\})"#).unwrap();
+    let group = Regex::new(r#"\{\s*"([^"]+)"\s*:\s*\["#).unwrap();
+    let int = |obj: &str, name: &str| -> Option<i64> {
+        Regex::new(&format!(r#""{name}"\s*:\s*(-?\d+)"#)).unwrap().captures(obj).and_then(|c| c[1].parse().ok())
+    };
+    let string = |obj: &str, name: &str| -> Option<String> {
+        Regex::new(&format!(r#""{name}"\s*:\s*"([^"]*)""#)).unwrap().captures(obj).map(|c| c[1].to_string())
     };
     let groups: Vec<(usize, String)> =
         group.captures_iter(text).map(|c| (c.get(0).unwrap().start(), c[1].to_string())).collect();
     entry
         .captures_iter(text)
-        .map(|c| {
+        .filter_map(|c| {
+            let (key, value) = (&c[1], &c[2]);
             let at = c.get(0).unwrap().start();
-            OffsetEntry {
+            Some(OffsetEntry {
                 group: groups.iter().rev().find(|(pos, _)| *pos < at).map(|(_, g)| g.clone()),
-                topic: c[2].to_string(),
-                queue_id: c[1].parse().unwrap(),
-                broker_offset: field(&c[3], "brokerOffset"),
-                consumer_offset: field(&c[3], "consumerOffset"),
-            }
+                topic: string(key, "topic")?,
+                queue_id: int(key, "queueId")?,
+                broker_offset: int(value, "brokerOffset")?,
+                consumer_offset: int(value, "consumerOffset")?,
+            })
         })
         .collect()
 }
