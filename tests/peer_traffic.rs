@@ -265,3 +265,39 @@ fn save_fixture(name: &str, resp: &RemotingCommand) {
     std::fs::create_dir_all(&dir).expect("create fixture dir");
     std::fs::write(dir.join(name), &resp.body).expect("write fixture");
 }
+
+/// The isolation the harness promises: the peer, `run` futures and `spawn_in_ns` children all
+/// share one namespace whose only interface is loopback, distinct from the test's own.
+#[test]
+fn peer_runs_isolated_in_a_loopback_only_namespace() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(cluster) = PeerCluster::start().expect("start real peer") else {
+        return;
+    };
+    let ns_inode = std::fs::metadata(cluster.netns_path()).expect("stat netns").ino();
+    let inode_of = |link: &str| -> u64 { std::fs::metadata(link).unwrap_or_else(|e| panic!("{link}: {e}")).ino() };
+    assert_ne!(inode_of("/proc/self/ns/net"), ns_inode, "the test itself stays in the host namespace");
+
+    let pids = cluster.pids();
+    assert_eq!(pids.len(), 2, "namesrv and broker are running");
+    for pid in pids {
+        assert_eq!(inode_of(&format!("/proc/{pid}/ns/net")), ns_inode, "peer pid {pid} is in the namespace");
+    }
+
+    let links = std::process::Command::new("ip")
+        .args(["-n", cluster.netns(), "-o", "link", "show"])
+        .output()
+        .expect("ip link");
+    let links = String::from_utf8_lossy(&links.stdout).into_owned();
+    let names: Vec<&str> = links.lines().filter_map(|l| l.split(':').nth(1)).map(str::trim).collect();
+    assert_eq!(names, ["lo"], "loopback is the only interface: {links}");
+
+    let inside = cluster.run(|| async { inode_of("/proc/thread-self/ns/net") });
+    assert_eq!(inside, ns_inode, "run() executes inside the namespace");
+
+    // A child started with spawn_in_ns reaches the NameServer over loopback.
+    let mut probe = std::process::Command::new("bash");
+    probe.args(["-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{}", support::peer::NAMESRV_PORT)]);
+    let status = cluster.spawn_in_ns(&mut probe).expect("spawn probe").wait().expect("wait probe");
+    assert!(status.success(), "a spawn_in_ns child connects to the NameServer: {status}");
+}

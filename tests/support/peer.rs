@@ -192,6 +192,16 @@ impl PeerCluster {
         self.dir.path()
     }
 
+    /// Process ids of the NameServer and broker (those still owned by this cluster).
+    pub fn pids(&self) -> Vec<u32> {
+        [&self.namesrv, &self.broker].into_iter().flatten().map(Child::id).collect()
+    }
+
+    /// Path of the namespace handle, for `setns` or for comparing `/proc/*/ns/net` inodes.
+    pub fn netns_path(&self) -> PathBuf {
+        netns_path(&self.netns)
+    }
+
     pub fn namesrv_addr(&self) -> String {
         format!("127.0.0.1:{NAMESRV_PORT}")
     }
