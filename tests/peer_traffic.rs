@@ -88,7 +88,17 @@ async fn scenario(namesrv: &str, broker: &str) {
     let cluster = Regex::new(&format!(r#""{CLUSTER_NAME}"\s*:\s*\[\s*"{BROKER_NAME}"\s*\]"#)).unwrap();
     assert!(cluster.is_match(&text), "106 clusterAddrTable must list {BROKER_NAME}: {text}");
 
-    // 28: runtime info is standard JSON `{"table":{...}}` with string values.
+    // 28: runtime info is standard JSON `{"table":{...}}` with string values. The 1.0.0 peer
+    // returns ~195 keys (full set in tests/fixtures/peer/28_broker_runtime_info.json), among them
+    // msgPutTotal{YesterdayMorning,TodayMorning,TodayNow}, msgGetTotal{..}, commitLogMaxOffset,
+    // commitLogMinOffset, putTps/getTotalTps/getFoundTps/getMissTps/getTransferredTps ("a b c"),
+    // dispatchBehindBytes, earliestMessageTimeStamp, pageCacheLockTimeMills, brokerVersion(Desc)
+    // (474 / V5_3_1_SNAPSHOT), brokerRole (ASYNC_MASTER), bootTimestamp, runtime,
+    // commitLogDiskRatio(_<path>), consumeQueueDiskRatio, remainHowManyDataToFlush, haRole,
+    // storeConfirmOffset, plus many peer-only diagnostics (sre*, linuxStorage*, recovery*,
+    // timer*, auth*). Java keys it does NOT return: send/pull/query/litePull/ack
+    // ThreadPoolQueue{Size,Capacity,HeadWaitTimeMills}, EndTransaction*, commitLogDirCapacity,
+    // getTransferedTps (Java's misspelling), getMessageTransferedMsgCount.
     let runtime = b.call_ok(RemotingCommand::request(request::GET_BROKER_RUNTIME_INFO)).await.expect("28");
     save_fixture("28_broker_runtime_info.json", &runtime);
     let table = kv_table(&runtime);
@@ -127,6 +137,13 @@ async fn scenario(namesrv: &str, broker: &str) {
     let all = b.call_ok(RemotingCommand::request(request::GET_ALL_TOPIC_CONFIG)).await.expect("21");
     save_fixture("21_all_topic_config.json", &all);
     assert!(body_text(&all).contains(&format!("\"{TOPIC}\"")), "21 body lists {TOPIC}");
+
+    // 907: a lone master reports HA status; saved for the replication decoders.
+    let ha = b.call_ok(RemotingCommand::request(request::GET_BROKER_HA_STATUS)).await.expect("907");
+    save_fixture("907_broker_ha_status.json", &ha);
+    let ha_json: serde_json::Value = serde_json::from_slice(&ha.body)
+        .unwrap_or_else(|e| panic!("907 body is standard JSON: {e}: {}", body_text(&ha)));
+    assert_eq!(ha_json["master"], serde_json::Value::Bool(true), "lone broker is master: {ha_json}");
 
     // 26 before the drain: writable and readable.
     let config = get_config(&mut b).await;
@@ -291,6 +308,16 @@ fn peer_runs_isolated_in_a_loopback_only_namespace() {
     let links = String::from_utf8_lossy(&links.stdout).into_owned();
     let names: Vec<&str> = links.lines().filter_map(|l| l.split(':').nth(1)).map(str::trim).collect();
     assert_eq!(names, ["lo"], "loopback is the only interface: {links}");
+
+    // Every listener (namesrv, broker, fast remoting port-2, HA) binds 127.0.0.1 only.
+    let ss = std::process::Command::new("ip")
+        .args(["netns", "exec", cluster.netns(), "ss", "-Hltn"])
+        .output()
+        .expect("ss");
+    let ss = String::from_utf8_lossy(&ss.stdout).into_owned();
+    let locals: Vec<&str> = ss.lines().filter_map(|l| l.split_whitespace().nth(3)).collect();
+    assert_eq!(locals.len(), 4, "namesrv + broker + fast + HA listeners: {ss}");
+    assert!(locals.iter().all(|a| a.starts_with("127.0.0.1:")), "loopback listeners only: {ss}");
 
     let inside = cluster.run(|| async { inode_of("/proc/thread-self/ns/net") });
     assert_eq!(inside, ns_inode, "run() executes inside the namespace");

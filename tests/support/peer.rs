@@ -388,6 +388,7 @@ brokerId = 0
 storePathRootDir = "{store}"
 storePathCommitLog = "{commitlog}"
 haListenPort = {HA_PORT}
+haListenAddress = "127.0.0.1"
 mappedFileSizeCommitLog = 67108864
 mappedFileSizeConsumeQueue = 60000
 maxHashSlotNum = 10000
