@@ -24,6 +24,8 @@ const MESSAGES: u32 = 300;
 /// Offsets committed per queue (queue 3 never commits): 75 + 40 + 10 + 0 = 125 of 300 consumed.
 const COMMITTED: [i64; 3] = [75, 40, 10];
 const PERM_WRITE: i64 = 2;
+/// ResponseCode.INVALID_PARAMETER, what the peer answers a refused config update with.
+const INVALID_PARAMETER: i32 = 29;
 const PERM_READ: i64 = 4;
 /// Route changes reach the NameServer on re-registration; allow for it.
 const ROUTE_WAIT: Duration = Duration::from_secs(15);
@@ -169,6 +171,12 @@ async fn scenario(namesrv: &str, broker: &str) {
         .await
         .expect("send after drain");
     assert_eq!(refused.code, response::NO_PERMISSION, "send after drain: {:?}", refused.remark);
+
+    // An invalid permission is refused as a whole and changes nothing.
+    let bad = b.call(raw::update_broker_config_request("brokerPermission=0\n")).await.expect("25 invalid");
+    assert_eq!(bad.code, INVALID_PARAMETER, "brokerPermission=0 is refused: {:?}", bad.remark);
+    let config = get_config(&mut b).await;
+    assert_eq!(config.get("brokerPermission").map(String::as_str), Some("4"), "26 after refused update");
 
     // Restore: 25 brokerPermission=6 and the route regains the write bit.
     b.call_ok(raw::update_broker_config_request("brokerPermission=6\n")).await.expect("25 restore");
