@@ -61,9 +61,11 @@ async fn scenario(namesrv: &str, broker: &str) {
             .call_ok(raw::send_message_request("DrainProducer", TOPIC, q, body))
             .await
             .unwrap_or_else(|e| panic!("send message {i}: {e}"));
-        let offset: i64 = resp.ext_fields.get("queueOffset").and_then(|v| v.parse().ok()).unwrap_or_else(|| {
-            panic!("send response without queueOffset: {:?}", resp.ext_fields)
-        });
+        let offset: i64 = resp
+            .ext_fields
+            .get("queueOffset")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("send response without queueOffset: {:?}", resp.ext_fields));
         assert_eq!(offset, last_offset[q as usize] + 1, "queue {q} offsets must be consecutive");
         last_offset[q as usize] = offset;
     }
@@ -75,10 +77,7 @@ async fn scenario(namesrv: &str, broker: &str) {
     }
 
     // 106: the broker is listed, with its address, in its cluster.
-    let cluster_info = ns
-        .call_ok(RemotingCommand::request(request::GET_BROKER_CLUSTER_INFO))
-        .await
-        .expect("106");
+    let cluster_info = ns.call_ok(RemotingCommand::request(request::GET_BROKER_CLUSTER_INFO)).await.expect("106");
     save_fixture("106_broker_cluster_info.json", &cluster_info);
     let text = body_text(&cluster_info);
     let addrs = Regex::new(&format!(
@@ -166,10 +165,8 @@ async fn scenario(namesrv: &str, broker: &str) {
     save_fixture("105_route_perm4.json", &route);
 
     // The drained broker refuses new sends: the precondition the drain verdict builds on.
-    let refused = b
-        .call(raw::send_message_request("DrainProducer", TOPIC, 0, b"late".to_vec()))
-        .await
-        .expect("send after drain");
+    let refused =
+        b.call(raw::send_message_request("DrainProducer", TOPIC, 0, b"late".to_vec())).await.expect("send after drain");
     assert_eq!(refused.code, response::NO_PERMISSION, "send after drain: {:?}", refused.remark);
 
     // An invalid permission is refused as a whole and changes nothing.
@@ -309,19 +306,15 @@ fn peer_runs_isolated_in_a_loopback_only_namespace() {
         assert_eq!(inode_of(&format!("/proc/{pid}/ns/net")), ns_inode, "peer pid {pid} is in the namespace");
     }
 
-    let links = std::process::Command::new("ip")
-        .args(["-n", cluster.netns(), "-o", "link", "show"])
-        .output()
-        .expect("ip link");
+    let links =
+        std::process::Command::new("ip").args(["-n", cluster.netns(), "-o", "link", "show"]).output().expect("ip link");
     let links = String::from_utf8_lossy(&links.stdout).into_owned();
     let names: Vec<&str> = links.lines().filter_map(|l| l.split(':').nth(1)).map(str::trim).collect();
     assert_eq!(names, ["lo"], "loopback is the only interface: {links}");
 
     // Every listener (namesrv, broker, fast remoting port-2, HA) binds 127.0.0.1 only.
-    let ss = std::process::Command::new("ip")
-        .args(["netns", "exec", cluster.netns(), "ss", "-Hltn"])
-        .output()
-        .expect("ss");
+    let ss =
+        std::process::Command::new("ip").args(["netns", "exec", cluster.netns(), "ss", "-Hltn"]).output().expect("ss");
     let ss = String::from_utf8_lossy(&ss.stdout).into_owned();
     let locals: Vec<&str> = ss.lines().filter_map(|l| l.split_whitespace().nth(3)).collect();
     assert_eq!(locals.len(), 4, "namesrv + broker + fast + HA listeners: {ss}");

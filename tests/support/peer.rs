@@ -76,16 +76,9 @@ impl PeerCluster {
             return skip("`ip` (iproute2) is not installed".to_string());
         }
 
-        let netns = format!(
-            "{NETNS_PREFIX}{}-{}",
-            std::process::id(),
-            NEXT_ID.fetch_add(1, Ordering::Relaxed)
-        );
+        let netns = format!("{NETNS_PREFIX}{}-{}", std::process::id(), NEXT_ID.fetch_add(1, Ordering::Relaxed));
         create_netns(&netns)?;
-        let dir = tempfile::Builder::new()
-            .prefix("rocketmq-peer-")
-            .tempdir()
-            .map_err(|e| format!("tempdir: {e}"))?;
+        let dir = tempfile::Builder::new().prefix("rocketmq-peer-").tempdir().map_err(|e| format!("tempdir: {e}"))?;
         let mut cluster = PeerCluster { netns, dir, namesrv: None, broker: None };
         cluster.boot(&bin_dir).map_err(|e| format!("{e}\n{}", cluster.log_tails()))?;
         Ok(Some(cluster))
@@ -226,10 +219,8 @@ impl PeerCluster {
                 // SAFETY: plain syscall on a valid fd; it only affects this thread.
                 let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
                 assert_eq!(rc, 0, "setns({}): {}", path.display(), std::io::Error::last_os_error());
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("build tokio runtime");
+                let rt =
+                    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("build tokio runtime");
                 rt.block_on(f())
             });
             match handle.join() {

@@ -134,10 +134,8 @@ pub fn create_group_request(group: &str) -> RemotingCommand {
 
 /// SEND_MESSAGE (10) with `SendMessageRequestHeader` (v1 field names) to an explicit queue.
 pub fn send_message_request(producer_group: &str, topic: &str, queue_id: u32, body: Vec<u8>) -> RemotingCommand {
-    let born = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+    let born =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     let properties = format!(
         "TAGS{NAME_VALUE_SEPARATOR}drain{PROPERTY_SEPARATOR}WAIT{NAME_VALUE_SEPARATOR}true{PROPERTY_SEPARATOR}"
     );
@@ -185,9 +183,7 @@ pub fn broker_consume_stats_request() -> RemotingCommand {
 
 /// GET_CONSUME_STATS (208) for one group and topic.
 pub fn consume_stats_request(group: &str, topic: &str) -> RemotingCommand {
-    RemotingCommand::request(request::GET_CONSUME_STATS)
-        .with_ext("consumerGroup", group)
-        .with_ext("topic", topic)
+    RemotingCommand::request(request::GET_CONSUME_STATS).with_ext("consumerGroup", group).with_ext("topic", topic)
 }
 
 /// GET_TOPIC_STATS_INFO (202) for one topic.
