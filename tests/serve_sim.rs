@@ -1,0 +1,258 @@
+//! The real `rocketmq-exporter serve` binary against the simulated Java-style cluster: metric
+//! values, permission changes, fault isolation and the drain verdict, read back from `/metrics`.
+
+mod harness;
+
+use std::time::{Duration, Instant};
+
+use harness::{promtool_check_metrics, Exporter, Exposition};
+use rocketmq_exporter::admin::Admin;
+use rocketmq_exporter::remoting::{ClientOptions, RemotingClient};
+use rocketmq_exporter::sim::scenario::Scenario;
+use rocketmq_exporter::sim::{Fault, SimCluster, SimConfig};
+
+struct Sim {
+    rt: tokio::runtime::Runtime,
+    cluster: SimCluster,
+}
+
+impl Sim {
+    fn start(cfg: SimConfig, scenario: Scenario) -> Sim {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let cluster = rt.block_on(SimCluster::start_with_scenario(cfg, scenario)).unwrap();
+        Sim { rt, cluster }
+    }
+
+    /// Advances simulated time in one-second steps, so TPS windows fill like on a real broker.
+    fn advance(&self, secs: u64) {
+        for _ in 0..secs {
+            self.cluster.step(Duration::from_secs(1));
+        }
+    }
+
+    fn ns(&self) -> String {
+        self.cluster.namesrv_addr().to_string()
+    }
+}
+
+fn broker(b: &str, id: &str) -> Vec<(&'static str, String)> {
+    vec![("broker", b.to_string()), ("broker_id", id.to_string())]
+}
+
+fn one(e: &Exposition, name: &str, b: &str, id: &str) -> Option<f64> {
+    let l = broker(b, id);
+    let want: Vec<(&str, &str)> = l.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    e.one(name, &want)
+}
+
+#[test]
+fn serve_exports_the_simulated_cluster() {
+    let sim = Sim::start(SimConfig::runbook(), Scenario::none());
+    sim.advance(30);
+    let ex = Exporter::serve(&["--namesrv.addr", &sim.ns(), "--collect.interval", "1s", "--drain.window", "2s"]);
+    ex.wait_ready(Duration::from_secs(30));
+    let e = ex.scrape();
+
+    let nodes = sim.cluster.nodes();
+    assert_eq!(nodes.len(), 8, "runbook topology: 4 masters with one slave each");
+    for (_, b, id, addr) in &nodes {
+        let id = id.to_string();
+        assert_eq!(one(&e, "rocketmq_broker_up", b, &id), Some(1.0), "{b}/{id} up; log:\n{}", ex.log_text());
+        let addrs = e.values("rocketmq_broker_up", &[("broker", b), ("broker_id", &id), ("addr", &addr.to_string())]);
+        assert_eq!(addrs, vec![1.0], "addr label of {b}/{id}");
+    }
+    for b in ["broker-a", "broker-b", "broker-c", "broker-d"] {
+        assert_eq!(one(&e, "rocketmq_broker_permission", b, "0"), Some(6.0), "{b} permission");
+        assert_eq!(one(&e, "rocketmq_broker_writable", b, "0"), Some(1.0));
+        assert_eq!(one(&e, "rocketmq_broker_drain_ready", b, "0"), Some(0.0), "a writable broker is never drained");
+        let put = one(&e, "rocketmq_broker_put_tps", b, "0").expect("put tps");
+        assert!(put > 0.0, "{b} InTPS {put}");
+    }
+    // Flavors: broker-a is 4.9-style, broker-b 5.x-style (getTransferredTps), broker-c ROCKETMQ headers.
+    assert_eq!(e.values("rocketmq_broker_info", &[("broker", "broker-a"), ("broker_id", "0"), ("version", "V4_9_8")]), vec![1.0]);
+    assert_eq!(e.values("rocketmq_broker_info", &[("broker", "broker-b"), ("broker_id", "0"), ("version", "V5_3_3")]), vec![1.0]);
+    assert!(one(&e, "rocketmq_broker_get_tps", "broker-b", "0").unwrap() > 0.0, "5.x OutTPS parsed");
+    assert!(one(&e, "rocketmq_broker_get_tps", "broker-a", "0").unwrap() > 0.0, "4.x OutTPS parsed");
+
+    // Consumer Diff matches the simulator's own books for one (group, topic).
+    let (group, topic) = ("group-0-0", "TopicTest-0");
+    let expected = sim.cluster.with_state(|st| st.broker("broker-c").unwrap().group_diff(group, topic)).unwrap();
+    let got = e.one("rocketmq_consumer_group_diff", &[("broker", "broker-c"), ("group", group), ("topic", topic)]);
+    // The exporter sampled a moment ago and the sim has not moved since: equal.
+    assert_eq!(got, Some(expected as f64), "group diff of {group}/{topic} on broker-c");
+    assert!(e.count("rocketmq_consumer_diff") > 0 && e.count("rocketmq_queue_max_offset") > 0);
+
+    if let Some(out) = promtool_check_metrics(&e.raw) {
+        assert!(out.trim().is_empty(), "promtool check metrics found problems:\n{out}");
+    }
+}
+
+#[test]
+fn permission_change_shows_in_metrics_and_routes() {
+    let sim = Sim::start(SimConfig::runbook(), Scenario::none());
+    sim.advance(15);
+    let ex = Exporter::serve(&["--namesrv.addr", &sim.ns(), "--collect.interval", "500ms"]);
+    ex.wait_ready(Duration::from_secs(30));
+    let addr = sim.cluster.node_addr("broker-b", 0).unwrap().to_string();
+    let admin = Admin::new(RemotingClient::new(ClientOptions::default()).unwrap());
+    sim.rt.block_on(admin.update_broker_config(&addr, &[("brokerPermission", "4")], Duration::from_secs(5))).unwrap();
+    let e = ex.scrape_until(Duration::from_secs(20), "permission 4 visible", |e| {
+        one(e, "rocketmq_broker_permission", "broker-b", "0") == Some(4.0)
+    });
+    assert_eq!(one(&e, "rocketmq_broker_writable", "broker-b", "0"), Some(0.0));
+    assert_eq!(one(&e, "rocketmq_broker_readable", "broker-b", "0"), Some(1.0));
+    assert_eq!(one(&e, "rocketmq_broker_permission", "broker-a", "0"), Some(6.0), "other brokers untouched");
+    let e = ex.scrape_until(Duration::from_secs(20), "route write bit observed", |e| {
+        e.values("rocketmq_namesrv_route_writable", &[("broker", "broker-b")]) == vec![0.0]
+    });
+    assert_eq!(e.one("rocketmq_broker_drain_check", &[("broker", "broker-b"), ("check", "write_disabled")]), Some(1.0));
+    assert_eq!(e.one("rocketmq_broker_drain_check", &[("broker", "broker-b"), ("check", "routes")]), Some(1.0));
+}
+
+#[test]
+fn faulty_brokers_only_blank_themselves() {
+    let sim = Sim::start(SimConfig::runbook(), Scenario::none());
+    sim.advance(15);
+    let c = &sim.cluster;
+    c.set_fault("broker-a", 0, Fault::NeverAnswer);
+    c.set_fault("broker-a", 1, Fault::TruncatedJson);
+    c.set_fault("broker-b", 0, Fault::Garbage);
+    c.set_fault("broker-c", 0, Fault::OversizedLength);
+    c.set_fault("broker-c", 1, Fault::CloseMidFrame);
+    // First NameServer in the list is dead: discovery must fail over to the second.
+    let dead = harness::free_port();
+    let ns = format!("127.0.0.1:{dead};{}", sim.ns());
+    let ex = Exporter::serve(&["--namesrv.addr", &ns, "--collect.interval", "1s", "--collect.timeout", "1s"]);
+    ex.wait_ready(Duration::from_secs(30));
+    // Let a few cycles run, so reconnects after each failure are exercised too.
+    std::thread::sleep(Duration::from_secs(3));
+    let e = ex.scrape();
+    for (b, id) in [("broker-a", "0"), ("broker-a", "1"), ("broker-b", "0"), ("broker-c", "0"), ("broker-c", "1")] {
+        assert_eq!(one(&e, "rocketmq_broker_up", b, id), Some(0.0), "{b}/{id} must be down");
+    }
+    for (b, id) in [("broker-b", "1"), ("broker-d", "0"), ("broker-d", "1")] {
+        assert_eq!(one(&e, "rocketmq_broker_up", b, id), Some(1.0), "{b}/{id} must be up");
+    }
+    assert!(one(&e, "rocketmq_broker_put_tps", "broker-d", "0").unwrap() > 0.0, "healthy broker keeps its values");
+    assert_eq!(one(&e, "rocketmq_broker_put_tps", "broker-c", "0"), None, "no made-up values for a broken broker");
+    assert_eq!(e.values("rocketmq_namesrv_up", &[("addr", &format!("127.0.0.1:{dead}"))]), vec![0.0]);
+    assert_eq!(e.values("rocketmq_namesrv_up", &[("addr", &sim.ns())]), vec![1.0]);
+    let cycle = e.values("rocketmq_exporter_collect_duration_seconds", &[])[0];
+    assert!(cycle < 2.5, "a hung broker costs at most one timeout (1s); cycle took {cycle}s");
+    let timeouts = e.values("rocketmq_exporter_requests_total", &[("outcome", "timeout")]).iter().sum::<f64>();
+    let protocol = e.values("rocketmq_exporter_requests_total", &[("outcome", "protocol")]).iter().sum::<f64>();
+    assert!(timeouts >= 1.0 && protocol >= 1.0, "timeouts {timeouts}, protocol errors {protocol}");
+    assert_eq!(harness::http_get(ex.port, "/-/healthy").0, 200);
+    // One line per failure, not one per cycle: the log does not flood.
+    let log = ex.log_text();
+    let lines = log.lines().filter(|l| l.contains("broker collection failed") && l.contains(&c.node_addr("broker-a", 0).unwrap().to_string())).count();
+    assert_eq!(lines, 1, "repeated failures of one broker are logged once:\n{log}");
+
+    // Faults cleared: everything recovers without a restart.
+    c.set_fault_all_brokers(Fault::None);
+    let started = Instant::now();
+    ex.scrape_until(Duration::from_secs(20), "all brokers back up", |e| {
+        e.values("rocketmq_broker_up", &[]).iter().all(|v| *v == 1.0) && e.count("rocketmq_broker_up") == 8
+    });
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+/// Runs a drain scenario with the simulator's clock driven from here (simulated seconds pass
+/// 10x faster than real ones) and returns the last exposition.
+fn drain_run(scenario: Scenario, extra: &[&str], until: impl Fn(&Exposition) -> bool, what: &str) -> Exposition {
+    let sim = Sim::start(SimConfig::runbook(), scenario);
+    sim.advance(60);
+    let mut args = vec!["--namesrv.addr".to_string(), sim.ns(), "--collect.interval".into(), "500ms".into(), "--drain.window".into(), "3s".into()];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let ex = Exporter::serve(&argv);
+    ex.wait_ready(Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        sim.advance(2);
+        let e = ex.scrape();
+        if until(&e) {
+            return e;
+        }
+        if Instant::now() > deadline {
+            panic!("{what}: not reached; simulated {}s; last exposition:\n{}", (sim.cluster.now_ms() / 1000) % 100000, e.raw);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn check(e: &Exposition, b: &str, c: &str) -> Option<f64> {
+    e.one("rocketmq_broker_drain_check", &[("broker", b), ("broker_id", "0"), ("check", c)])
+}
+
+#[test]
+fn runbook_drain_becomes_ready_despite_retry_trickle() {
+    let e = drain_run(
+        Scenario::runbook(),
+        &[],
+        |e| one(e, "rocketmq_broker_drain_ready", "broker-b", "0") == Some(1.0),
+        "broker-b drain ready",
+    );
+    // The retry trickle never stops: InTPS is not 0, yet the verdict is ready.
+    let put = one(&e, "rocketmq_broker_put_tps", "broker-b", "0").unwrap();
+    assert!(put > 0.0, "retry trickle keeps InTPS above 0 ({put})");
+    for c in ["write_disabled", "routes", "no_writes", "backlog", "retry_backlog", "scheduled", "replication", "flush"] {
+        assert_eq!(check(&e, "broker-b", c), Some(1.0), "check {c}");
+    }
+    assert_eq!(one(&e, "rocketmq_broker_drain_ready", "broker-a", "0"), Some(0.0));
+    assert_eq!(one(&e, "rocketmq_broker_replication_lag_bytes", "broker-b", "1"), Some(0.0));
+}
+
+/// Waits until broker-b is read-only and settled (several cycles after the drain started),
+/// then asserts it is still not ready because of `failing`.
+fn assert_unsafe(scenario: Scenario, failing: &str, extra: &[&str]) -> Exposition {
+    let seen_readonly = std::cell::Cell::new(None::<Instant>);
+    let e = drain_run(
+        scenario,
+        extra,
+        |e| {
+            if one(e, "rocketmq_broker_writable", "broker-b", "0") == Some(0.0) && check(e, "broker-b", "routes") == Some(1.0) {
+                let t = seen_readonly.get().unwrap_or_else(Instant::now);
+                seen_readonly.set(Some(t));
+                t.elapsed() > Duration::from_secs(12)
+            } else {
+                false
+            }
+        },
+        "broker-b read-only and settled",
+    );
+    assert_eq!(one(&e, "rocketmq_broker_drain_ready", "broker-b", "0"), Some(0.0), "must not be ready");
+    assert_eq!(check(&e, "broker-b", failing), Some(0.0), "check {failing} must fail");
+    e
+}
+
+#[test]
+fn stale_producer_blocks_the_drain() {
+    assert_unsafe(Scenario::stale_producer(), "no_writes", &[]);
+}
+
+#[test]
+fn stalled_slave_blocks_the_drain() {
+    let e = assert_unsafe(Scenario::slave_stays_behind(), "replication", &[]);
+    assert!(one(&e, "rocketmq_broker_replication_lag_bytes", "broker-b", "1").unwrap() > 0.0);
+}
+
+#[test]
+fn pending_delayed_messages_block_the_drain() {
+    let e = assert_unsafe(Scenario::pending_delayed(), "scheduled", &[]);
+    assert!(one(&e, "rocketmq_broker_scheduled_messages_pending", "broker-b", "0").unwrap() > 0.0);
+}
+
+#[test]
+fn dead_group_blocks_the_drain_until_ignored() {
+    assert_unsafe(Scenario::dead_group(), "backlog", &[]);
+    let e = drain_run(
+        Scenario::dead_group(),
+        &["--drain.ignore-group", "^dead-group$"],
+        |e| one(e, "rocketmq_broker_drain_ready", "broker-b", "0") == Some(1.0),
+        "ready once the dead group is ignored",
+    );
+    // The ignored group's backlog is still reported.
+    let dead: f64 = e.values("rocketmq_consumer_group_diff", &[("broker", "broker-b"), ("group", "dead-group")]).iter().sum();
+    assert!(dead > 0.0);
+}
