@@ -3,6 +3,7 @@
 //!
 //! Data flows one way: discover -> fetch -> decode -> snapshot -> evaluate -> render -> serve.
 
+pub mod protocol;
 pub mod remoting;
 pub mod self_metrics;
 pub mod snapshot;
