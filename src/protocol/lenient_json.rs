@@ -605,6 +605,20 @@ mod tests {
     }
 
     #[test]
+    fn whitespace_around_rewritten_keys() {
+        let got = norm("{ \n {\"brokerName\" : \"b\"} \n : 1,\r\n\t-7 :2}");
+        assert_eq!(got, "{ \n \"{\\\"brokerName\\\" : \\\"b\\\"}\" \n : 1,\r\n\t\"-7\" :2}");
+        let v: serde_json::Value = serde_json::from_str(&got).unwrap();
+        assert_eq!(v["-7"], 2);
+        assert_eq!(v[r#"{"brokerName" : "b"}"#], 1);
+    }
+
+    #[test]
+    fn ref_only_counts_as_a_key() {
+        assert!(from_slice::<serde_json::Value>("X", br#"{"a":"$ref","$reference":1}"#).is_ok());
+    }
+
+    #[test]
     fn strings_with_structural_characters_are_not_rewritten() {
         let s = r#"{"k{0:":"v}1:{","a\"{":[ "b\\", {"c":"\\\"{"} ]}"#;
         assert!(is_borrowed(s));
