@@ -1,0 +1,31 @@
+//! The fastjson pre-pass and every body decoder on arbitrary bytes: errors are fine, panics are not.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use rocketmq_exporter::protocol::*;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(out) = lenient_json::normalize(data) {
+        // Standard JSON is the identity, and the output of a rewrite needs no further rewriting.
+        if let Ok(again) = lenient_json::normalize(&out) {
+            assert_eq!(&*again, &*out, "normalize is not idempotent");
+        }
+        if serde_json::from_slice::<serde_json::Value>(data).is_ok() {
+            assert_eq!(&*out, data, "standard JSON was rewritten");
+        }
+    }
+    let _ = ClusterInfo::decode(data);
+    let _ = TopicRouteData::decode(data);
+    let _ = RuntimeInfo::decode(data);
+    let _ = BrokerConfig::decode(data);
+    let _ = ConsumeStats::decode(data);
+    let _ = ConsumeStatsList::decode(data);
+    let _ = TopicStatsTable::decode(data);
+    let _ = TopicConfigWrapper::decode(data);
+    let _ = HaRuntimeInfo::decode(data);
+    if let Ok(s) = std::str::from_utf8(data) {
+        let _ = parse_human_bytes(s);
+        let _ = TpsTriple::parse(s);
+        let _ = MessageQueue::from_key(s);
+    }
+});

@@ -1,0 +1,422 @@
+//! `GET_BROKER_RUNTIME_INFO` (28): a `KVTable` of strings, parsed into typed figures.
+//!
+//! Every value is text formatted by Java (PROTOCOL.md §3.11): TPS triples with empty slots,
+//! `Double.toString` exponents, locale decimal commas in `String.format` output, human-readable
+//! byte sizes, and `-1`/`"null"` sentinels. Each figure is parsed on its own so one odd value costs
+//! that figure, never the whole table; `raw` keeps everything for whoever needs more.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::lenient_json::{de, from_slice};
+use super::DecodeError;
+
+/// A `"<10s> <1min> <10min>"` rate; a window the broker has not filled yet is `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TpsTriple {
+    pub w10: Option<f64>,
+    pub w60: Option<f64>,
+    pub w600: Option<f64>,
+}
+
+impl TpsTriple {
+    /// Splits on single spaces keeping empty slots positional (`"3.2  "` ⇒ `(3.2, -, -)`).
+    /// `None` when no slot holds a number.
+    pub fn parse(s: &str) -> Option<Self> {
+        let mut it = s.split(' ').map(de::parse_f64);
+        let t = TpsTriple { w10: it.next().flatten(), w60: it.next().flatten(), w600: it.next().flatten() };
+        (t.w10.is_some() || t.w60.is_some() || t.w600.is_some()).then_some(t)
+    }
+}
+
+/// Parsed runtime info. Every field is `None` when its key is missing or unparsable.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RuntimeInfo {
+    pub raw: BTreeMap<String, String>,
+
+    pub put_tps: Option<TpsTriple>,
+    /// 5.x `getTransferredTps`, else 4.x `getTransferedTps`.
+    pub get_transferred_tps: Option<TpsTriple>,
+    pub get_found_tps: Option<TpsTriple>,
+    pub get_miss_tps: Option<TpsTriple>,
+    pub get_total_tps: Option<TpsTriple>,
+
+    pub msg_put_total_today_now: Option<i64>,
+    pub msg_get_total_today_now: Option<i64>,
+    pub msg_put_total_today_morning: Option<i64>,
+    pub msg_get_total_today_morning: Option<i64>,
+    pub msg_put_total_yesterday_morning: Option<i64>,
+    pub msg_get_total_yesterday_morning: Option<i64>,
+
+    pub send_thread_pool_queue_size: Option<i64>,
+    pub send_thread_pool_queue_capacity: Option<i64>,
+    pub send_thread_pool_queue_head_wait_ms: Option<i64>,
+    pub pull_thread_pool_queue_size: Option<i64>,
+    pub pull_thread_pool_queue_capacity: Option<i64>,
+    pub pull_thread_pool_queue_head_wait_ms: Option<i64>,
+
+    /// `pageCacheLockTimeMills`: how long the current put has held the commitlog lock.
+    pub page_cache_lock_time_ms: Option<i64>,
+    /// `earliestMessageTimeStamp`; Java's `-1` (empty store) is `None`.
+    pub earliest_message_timestamp_ms: Option<i64>,
+    /// Used fraction 0–1 of the fullest commitlog path; Java's `-1` (missing path) is kept.
+    pub commit_log_disk_ratio: Option<f64>,
+    pub consume_queue_disk_ratio: Option<f64>,
+    pub commit_log_max_offset: Option<i64>,
+    pub commit_log_min_offset: Option<i64>,
+    pub dispatch_behind_bytes: Option<i64>,
+    /// `remainHowManyDataToFlush`, from its human-readable form.
+    pub remain_how_many_data_to_flush_bytes: Option<i64>,
+    /// `remainHowManyDataToCommit` (only with the transient store pool).
+    pub remain_how_many_data_to_commit_bytes: Option<i64>,
+    /// `commitLogDirCapacity`: (total, free) bytes of the store root's filesystem.
+    pub commit_log_dir_capacity: Option<(i64, i64)>,
+    /// delay level ⇒ (delivered offset, max offset).
+    pub schedule_message_offsets: BTreeMap<i32, (i64, i64)>,
+
+    /// 5.x timer wheel figures.
+    pub timer_offset_behind: Option<i64>,
+    pub timer_read_behind: Option<i64>,
+    pub timer_congest_num: Option<i64>,
+    pub timer_enqueue_tps: Option<f64>,
+    pub timer_dequeue_tps: Option<f64>,
+
+    pub broker_version_desc: Option<String>,
+    /// The `MQVersion` ordinal (`"479"`) from Java; rocketmq-rust sends a name (`"V5_3_3"`).
+    pub broker_version: Option<String>,
+    pub boot_timestamp_ms: Option<i64>,
+    /// 5.x only.
+    pub broker_active: Option<bool>,
+    /// ms; written with the broker's locale decimal separator.
+    pub put_latency_99: Option<f64>,
+    pub put_latency_999: Option<f64>,
+    pub put_message_entire_time_max_ms: Option<i64>,
+    pub get_message_entire_time_max_ms: Option<i64>,
+    /// Java reports 1 when the true count is 0.
+    pub put_message_times_total: Option<i64>,
+    pub put_message_size_total: Option<i64>,
+    pub put_message_failed_times: Option<i64>,
+    pub put_message_average_size: Option<f64>,
+    /// Counts per latency bucket of the last print window, in Java's bucket order; `None`
+    /// before the first window (`"null"`).
+    pub put_message_distribute_time: Option<Vec<(String, i64)>>,
+    pub start_accept_send_request_timestamp_ms: Option<i64>,
+    /// `runtime`, e.g. `"[ 0 days, 1 hours, 2 minutes, 3 seconds ]"`, verbatim.
+    pub runtime: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct KvTable {
+    #[serde(deserialize_with = "de::string_map")]
+    table: BTreeMap<String, String>,
+}
+
+/// Parses `MixAll.humanReadableByteCount` output: `"12 B"`, `"1.5 GiB"`, `"1,5 GiB"` (locale
+/// comma), SI `"1.5 kB"`, or a bare number of bytes. Rounds to whole bytes.
+pub fn parse_human_bytes(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let split = s.find(|c: char| c.is_ascii_alphabetic() && c != 'E' && c != 'e').unwrap_or(s.len());
+    let (num, unit) = (s[..split].trim(), s[split..].trim());
+    let v = de::parse_f64(num)?;
+    let mult: f64 = match unit {
+        "" | "B" => 1.0,
+        _ => {
+            let (prefix, binary) = if let Some(p) = unit.strip_suffix("iB") {
+                (p, true)
+            } else if let Some(p) = unit.strip_suffix('B') {
+                (p, false)
+            } else {
+                return None;
+            };
+            let exp = match prefix {
+                "K" | "k" => 1,
+                "M" => 2,
+                "G" => 3,
+                "T" => 4,
+                "P" => 5,
+                "E" => 6,
+                _ => return None,
+            };
+            (if binary { 1024f64 } else { 1000f64 }).powi(exp)
+        }
+    };
+    let bytes = (v * mult).round();
+    (bytes.is_finite() && bytes.abs() < 9.2e18).then_some(bytes as i64)
+}
+
+/// `"Total : 100.0 GiB, Free : 50.0 GiB."` ⇒ (total, free). The split is at `", Free"` so a
+/// locale decimal comma inside the sizes does not matter.
+fn parse_dir_capacity(s: &str) -> Option<(i64, i64)> {
+    let s = s.trim().trim_end_matches('.');
+    let (total, free) = s.split_once("Free")?;
+    let total = total.trim_end().trim_end_matches(',');
+    let total = total.split_once(':')?.1;
+    let free = free.split_once(':')?.1;
+    Some((parse_human_bytes(total)?, parse_human_bytes(free)?))
+}
+
+/// `"[<=0ms]:3 [0~10ms]:5 … "` ⇒ [("<=0ms", 3), ("0~10ms", 5), …].
+fn parse_distribute_time(s: &str) -> Option<Vec<(String, i64)>> {
+    let s = s.trim();
+    if s.is_empty() || s == "null" {
+        return None;
+    }
+    s.split_whitespace()
+        .map(|tok| {
+            let (bucket, n) = tok.rsplit_once("]:")?;
+            Some((bucket.strip_prefix('[')?.to_owned(), de::parse_i64(n)?))
+        })
+        .collect()
+}
+
+impl RuntimeInfo {
+    pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+        let kv: KvTable = from_slice("KVTable", body)?;
+        Ok(Self::from_table(kv.table))
+    }
+
+    pub fn from_table(table: BTreeMap<String, String>) -> Self {
+        let s = |k: &str| table.get(k).map(|v| v.trim()).filter(|v| !v.is_empty() && *v != "null");
+        let int = |k: &str| s(k).and_then(de::parse_i64);
+        let float = |k: &str| s(k).and_then(de::parse_f64);
+        let tps = |k: &str| s(k).and_then(TpsTriple::parse);
+        let bytes = |k: &str| s(k).and_then(parse_human_bytes);
+        let text = |k: &str| s(k).map(str::to_owned);
+
+        let schedule_message_offsets = table
+            .iter()
+            .filter_map(|(k, v)| {
+                let level = k.strip_prefix("scheduleMessageOffset_")?.trim().parse::<i32>().ok()?;
+                let (d, m) = v.split_once(',')?;
+                Some((level, (de::parse_i64(d)?, de::parse_i64(m)?)))
+            })
+            .collect();
+
+        RuntimeInfo {
+            put_tps: tps("putTps"),
+            get_transferred_tps: tps("getTransferredTps").or_else(|| tps("getTransferedTps")),
+            get_found_tps: tps("getFoundTps"),
+            get_miss_tps: tps("getMissTps"),
+            get_total_tps: tps("getTotalTps"),
+            msg_put_total_today_now: int("msgPutTotalTodayNow"),
+            msg_get_total_today_now: int("msgGetTotalTodayNow"),
+            msg_put_total_today_morning: int("msgPutTotalTodayMorning"),
+            msg_get_total_today_morning: int("msgGetTotalTodayMorning"),
+            msg_put_total_yesterday_morning: int("msgPutTotalYesterdayMorning"),
+            msg_get_total_yesterday_morning: int("msgGetTotalYesterdayMorning"),
+            send_thread_pool_queue_size: int("sendThreadPoolQueueSize"),
+            send_thread_pool_queue_capacity: int("sendThreadPoolQueueCapacity"),
+            send_thread_pool_queue_head_wait_ms: int("sendThreadPoolQueueHeadWaitTimeMills"),
+            pull_thread_pool_queue_size: int("pullThreadPoolQueueSize"),
+            pull_thread_pool_queue_capacity: int("pullThreadPoolQueueCapacity"),
+            pull_thread_pool_queue_head_wait_ms: int("pullThreadPoolQueueHeadWaitTimeMills"),
+            page_cache_lock_time_ms: int("pageCacheLockTimeMills"),
+            earliest_message_timestamp_ms: int("earliestMessageTimeStamp").filter(|&t| t >= 0),
+            commit_log_disk_ratio: float("commitLogDiskRatio"),
+            consume_queue_disk_ratio: float("consumeQueueDiskRatio"),
+            commit_log_max_offset: int("commitLogMaxOffset"),
+            commit_log_min_offset: int("commitLogMinOffset"),
+            dispatch_behind_bytes: int("dispatchBehindBytes"),
+            remain_how_many_data_to_flush_bytes: bytes("remainHowManyDataToFlush"),
+            remain_how_many_data_to_commit_bytes: bytes("remainHowManyDataToCommit"),
+            commit_log_dir_capacity: s("commitLogDirCapacity").and_then(parse_dir_capacity),
+            schedule_message_offsets,
+            timer_offset_behind: int("timerOffsetBehind"),
+            timer_read_behind: int("timerReadBehind"),
+            timer_congest_num: int("timerCongestNum"),
+            timer_enqueue_tps: float("timerEnqueueTps"),
+            timer_dequeue_tps: float("timerDequeueTps"),
+            broker_version_desc: text("brokerVersionDesc"),
+            broker_version: text("brokerVersion"),
+            boot_timestamp_ms: int("bootTimestamp"),
+            broker_active: s("brokerActive").and_then(|v| match v.to_ascii_lowercase().as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            }),
+            put_latency_99: float("putLatency99"),
+            put_latency_999: float("putLatency999"),
+            put_message_entire_time_max_ms: int("putMessageEntireTimeMax"),
+            get_message_entire_time_max_ms: int("getMessageEntireTimeMax"),
+            put_message_times_total: int("putMessageTimesTotal"),
+            put_message_size_total: int("putMessageSizeTotal"),
+            put_message_failed_times: int("putMessageFailedTimes"),
+            put_message_average_size: float("putMessageAverageSize"),
+            put_message_distribute_time: s("putMessageDistributeTime").and_then(parse_distribute_time),
+            start_accept_send_request_timestamp_ms: int("startAcceptSendRequestTimeStamp"),
+            runtime: text("runtime"),
+            raw: table,
+        }
+    }
+
+    /// delayed messages not yet delivered: Σ over levels max(max−delivered,0) plus 5.x timer backlog where present; None when neither kind of key is present
+    ///
+    /// The 5.x timer backlog is `timerCongestNum` (messages waiting in the wheel) plus
+    /// `timerOffsetBehind` (timer messages not yet enqueued into the wheel).
+    pub fn scheduled_pending(&self) -> Option<i64> {
+        let schedule = (!self.schedule_message_offsets.is_empty()).then(|| {
+            self.schedule_message_offsets
+                .values()
+                .fold(0i64, |acc, &(delivered, max)| acc.saturating_add(max.saturating_sub(delivered).max(0)))
+        });
+        let timer = match (self.timer_congest_num, self.timer_offset_behind) {
+            (None, None) => None,
+            (c, o) => Some(c.unwrap_or(0).max(0).saturating_add(o.unwrap_or(0).max(0))),
+        };
+        match (schedule, timer) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(pairs: &[(&str, &str)]) -> RuntimeInfo {
+        RuntimeInfo::from_table(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    #[test]
+    fn tps_triples() {
+        assert_eq!(TpsTriple::parse("3.2  "), Some(TpsTriple { w10: Some(3.2), w60: None, w600: None }));
+        assert_eq!(
+            TpsTriple::parse("1.0E-4 0.5 12"),
+            Some(TpsTriple { w10: Some(1.0e-4), w60: Some(0.5), w600: Some(12.0) })
+        );
+        assert_eq!(TpsTriple::parse("NaN Infinity 2.0"), Some(TpsTriple { w10: None, w60: None, w600: Some(2.0) }));
+        assert_eq!(TpsTriple::parse(" 4.0 "), Some(TpsTriple { w10: None, w60: Some(4.0), w600: None }));
+        assert_eq!(TpsTriple::parse("  "), None);
+        assert_eq!(TpsTriple::parse(""), None);
+    }
+
+    #[test]
+    fn human_bytes() {
+        assert_eq!(parse_human_bytes("12 B"), Some(12));
+        assert_eq!(parse_human_bytes("0 B"), Some(0));
+        assert_eq!(parse_human_bytes("-5 B"), Some(-5));
+        assert_eq!(parse_human_bytes("1.5 GiB"), Some(1_610_612_736));
+        assert_eq!(parse_human_bytes("1,5 GiB"), Some(1_610_612_736));
+        assert_eq!(parse_human_bytes("1.0 KiB"), Some(1024));
+        assert_eq!(parse_human_bytes("100.0 MiB"), Some(104_857_600));
+        assert_eq!(parse_human_bytes("2.0 TiB"), Some(2 * (1i64 << 40)));
+        assert_eq!(parse_human_bytes("8.0 EiB"), None, "beyond i64");
+        assert_eq!(parse_human_bytes("1.5 kB"), Some(1500));
+        assert_eq!(parse_human_bytes("3.0 MB"), Some(3_000_000));
+        assert_eq!(parse_human_bytes("4096"), Some(4096));
+        assert_eq!(parse_human_bytes("1.0E3 B"), Some(1000));
+        assert_eq!(parse_human_bytes("1.5 XiB"), None);
+        assert_eq!(parse_human_bytes("GiB"), None);
+        assert_eq!(parse_human_bytes(""), None);
+    }
+
+    #[test]
+    fn dir_capacity() {
+        assert_eq!(parse_dir_capacity("Total : 100.0 GiB, Free : 50.0 GiB."), Some((100 << 30, 50 << 30)));
+        assert_eq!(parse_dir_capacity("Total : 1,5 TiB, Free : 0,5 TiB."), Some((3 << 39, 1 << 39)));
+        assert_eq!(parse_dir_capacity("Total : 12 B, Free : 0 B."), Some((12, 0)));
+        assert_eq!(parse_dir_capacity("garbage"), None);
+    }
+
+    #[test]
+    fn java_498_table() {
+        let body = br#"{"table":{"bootTimestamp":"1700000000000","brokerVersion":"409","brokerVersionDesc":"V4_9_8","commitLogDirCapacity":"Total : 100.0 GiB, Free : 50.0 GiB.","commitLogDiskRatio":"0.5","commitLogDiskRatio_/data/store/commitlog":"0.5","commitLogMaxOffset":"9223372036854775807","commitLogMinOffset":"0","consumeQueueDiskRatio":"0.5","dispatchBehindBytes":"0","dispatchMaxBuffer":"0","earliestMessageTimeStamp":"-1","getFoundTps":"0.0 0.0 0.0","getMissTps":"3.2  ","getTotalTps":"3.2 3.1 3.0","getTransferedTps":"7.5 6.5 5.5","msgGetTotalTodayNow":"100","msgPutTotalTodayNow":"200","msgPutTotalTodayMorning":"150","pageCacheLockTimeMills":"0","pullThreadPoolQueueHeadWaitTimeMills":"0","pullThreadPoolQueueSize":"0","putLatency99":"1,25","putLatency999":"2.00","putMessageDistributeTime":"null","putMessageTimesTotal":"1","putTps":"1.0E-4 0.0 0.0","remainHowManyDataToFlush":"12 B","remainTransientStoreBufferNumbs":"2147483647","runtime":"[ 1,234 days, 1 hours, 2 minutes, 3 seconds ]","scheduleMessageOffset_1":"10,12","scheduleMessageOffset_2":"7,5","sendThreadPoolQueueHeadWaitTimeMills":"15","sendThreadPoolQueueSize":"3"}}"#;
+        let r = RuntimeInfo::decode(body).unwrap();
+        assert_eq!(r.broker_version_desc.as_deref(), Some("V4_9_8"));
+        assert_eq!(r.broker_version.as_deref(), Some("409"));
+        assert_eq!(r.commit_log_max_offset, Some(i64::MAX));
+        assert_eq!(r.earliest_message_timestamp_ms, None);
+        assert_eq!(r.get_transferred_tps.unwrap().w10, Some(7.5));
+        assert_eq!(r.get_miss_tps, Some(TpsTriple { w10: Some(3.2), w60: None, w600: None }));
+        assert_eq!(r.put_tps.unwrap().w10, Some(1.0e-4));
+        assert_eq!(r.put_latency_99, Some(1.25));
+        assert_eq!(r.put_latency_999, Some(2.0));
+        assert_eq!(r.put_message_distribute_time, None);
+        assert_eq!(r.remain_how_many_data_to_flush_bytes, Some(12));
+        assert_eq!(r.commit_log_dir_capacity, Some((100 << 30, 50 << 30)));
+        assert_eq!(r.send_thread_pool_queue_size, Some(3));
+        assert_eq!(r.send_thread_pool_queue_head_wait_ms, Some(15));
+        assert_eq!(r.broker_active, None);
+        assert_eq!(r.schedule_message_offsets, BTreeMap::from([(1, (10, 12)), (2, (7, 5))]));
+        // Level 2 has delivered past max (never negative); no timer keys on 4.9.
+        assert_eq!(r.scheduled_pending(), Some(2));
+        assert_eq!(r.msg_put_total_today_morning, Some(150));
+        assert_eq!(r.raw["remainTransientStoreBufferNumbs"], "2147483647");
+        assert_eq!(r.runtime.as_deref(), Some("[ 1,234 days, 1 hours, 2 minutes, 3 seconds ]"));
+    }
+
+    #[test]
+    fn java_533_table() {
+        let r = table(&[
+            ("getTransferredTps", "1.0 2.0 3.0"),
+            ("getTransferedTps", "9.0 9.0 9.0"),
+            ("brokerActive", "true"),
+            ("timerCongestNum", "40"),
+            ("timerOffsetBehind", "2"),
+            ("timerReadBehind", "0"),
+            ("timerEnqueueTps", "0.0"),
+            ("earliestMessageTimeStamp", "1700000000000"),
+            ("remainHowManyDataToFlush", "1,5 GiB"),
+            ("putMessageDistributeTime", "[<=0ms]:3 [0~10ms]:5 [10~50ms]:0 [10s~]:1 "),
+            ("brokerVersion", "479"),
+        ]);
+        assert_eq!(r.get_transferred_tps.unwrap().w600, Some(3.0), "5.x key wins");
+        assert_eq!(r.broker_active, Some(true));
+        assert_eq!(r.scheduled_pending(), Some(42));
+        assert_eq!(r.timer_read_behind, Some(0));
+        assert_eq!(r.timer_enqueue_tps, Some(0.0));
+        assert_eq!(r.earliest_message_timestamp_ms, Some(1_700_000_000_000));
+        assert_eq!(r.remain_how_many_data_to_flush_bytes, Some(1_610_612_736));
+        let d = r.put_message_distribute_time.unwrap();
+        assert_eq!(d.len(), 4);
+        assert_eq!(d[0], ("<=0ms".to_string(), 3));
+        assert_eq!(d[3], ("10s~".to_string(), 1));
+    }
+
+    #[test]
+    fn scheduled_pending_combines_both_kinds() {
+        let r = table(&[("scheduleMessageOffset_3", "5,10"), ("timerCongestNum", "7")]);
+        assert_eq!(r.scheduled_pending(), Some(12));
+        assert_eq!(table(&[("putTps", "1 1 1")]).scheduled_pending(), None);
+        assert_eq!(table(&[("scheduleMessageOffset_1", "5,5")]).scheduled_pending(), Some(0));
+        assert_eq!(table(&[("scheduleMessageOffset_x", "5,9"), ("scheduleMessageOffset_2", "bad")]).scheduled_pending(), None);
+    }
+
+    #[test]
+    fn rocketmq_rust_table() {
+        // Version as a name, no thread-pool keys, numbers and nulls as JSON values.
+        let body = br#"{"table":{"brokerVersion":"V5_3_3","brokerVersionDesc":"V5_3_3","commitLogMaxOffset":12345,"brokerActive":"false","putTps":"0.0 0.0 0.0","earliestMessageTimeStamp":null,"x":true}}"#;
+        let r = RuntimeInfo::decode(body).unwrap();
+        assert_eq!(r.broker_version.as_deref(), Some("V5_3_3"));
+        assert_eq!(r.commit_log_max_offset, Some(12345));
+        assert_eq!(r.broker_active, Some(false));
+        assert_eq!(r.send_thread_pool_queue_size, None);
+        assert_eq!(r.pull_thread_pool_queue_head_wait_ms, None);
+        assert_eq!(r.earliest_message_timestamp_ms, None);
+        assert!(!r.raw.contains_key("earliestMessageTimeStamp"));
+        assert_eq!(r.raw["x"], "true");
+    }
+
+    #[test]
+    fn odd_values_cost_only_their_field() {
+        let r = table(&[
+            ("commitLogMaxOffset", "abc"),
+            ("commitLogMinOffset", " 42 "),
+            ("putTps", "x y z"),
+            ("commitLogDiskRatio", "-1"),
+            ("brokerActive", "maybe"),
+            ("putLatency99", ""),
+        ]);
+        assert_eq!(r.commit_log_max_offset, None);
+        assert_eq!(r.commit_log_min_offset, Some(42));
+        assert_eq!(r.put_tps, None);
+        assert_eq!(r.commit_log_disk_ratio, Some(-1.0));
+        assert_eq!(r.broker_active, None);
+        assert_eq!(r.put_latency_99, None);
+        assert_eq!(RuntimeInfo::decode(b"{}").unwrap(), RuntimeInfo::default());
+        assert!(RuntimeInfo::decode(b"{\"table\":[]}").is_err());
+    }
+}
