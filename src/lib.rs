@@ -6,3 +6,4 @@
 pub mod remoting;
 pub mod self_metrics;
 pub mod snapshot;
+pub mod drain;
