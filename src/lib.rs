@@ -7,3 +7,4 @@ pub mod remoting;
 pub mod self_metrics;
 pub mod snapshot;
 pub mod drain;
+pub mod render;

@@ -75,6 +75,11 @@ impl CheckResult {
     }
 }
 
+/// #Diff that cannot overflow on absurd offsets from a broker (bad input must not panic).
+pub(crate) fn diff(r: &QueueConsume) -> i64 {
+    r.broker_offset.saturating_sub(r.consumer_offset)
+}
+
 /// How many items a reason names before summarising the rest.
 const MAX_LISTED: usize = 3;
 
@@ -195,7 +200,7 @@ pub fn no_writes(history: &[Arc<Snapshot>], master: &BrokerNode, cfg: &DrainConf
         let have = latest.taken_at_ms.saturating_sub(history[0].taken_at_ms).max(0);
         return CheckResult::fail(c, format!("need {} of history, have {}", fmt_secs(window), fmt_secs(have)));
     };
-    let span = fmt_secs(latest.taken_at_ms - old.taken_at_ms);
+    let span = fmt_secs(latest.taken_at_ms.saturating_sub(old.taken_at_ms));
     let old_master = old
         .brokers
         .iter()
@@ -223,7 +228,7 @@ pub fn no_writes(history: &[Arc<Snapshot>], master: &BrokerNode, cfg: &DrainConf
     let mut unknown = Vec::new();
     for (&(topic, qid), &now) in &now_q {
         match old_q.get(&(topic, qid)) {
-            Some(&before) if now > before => advanced.push(format!("{topic}/{qid} +{}", now - before)),
+            Some(&before) if now > before => advanced.push(format!("{topic}/{qid} +{}", now.saturating_sub(before))),
             Some(&before) if now < before => backwards.push(format!("{topic}/{qid} {before}→{now}")),
             Some(_) => {}
             None if now > 0 => unknown.push(format!("{topic}/{qid}")),
@@ -274,10 +279,10 @@ fn backlog_by_pair<'a>(
             ignored.insert(r.group.as_str());
             continue;
         }
-        let d = r.diff();
+        let d = diff(r);
         if d > 0 {
             let e = pairs.entry((r.topic.as_str(), r.group.as_str())).or_insert((0, 0));
-            e.0 += d;
+            e.0 = e.0.saturating_add(d);
             e.1 += 1;
         }
     }
@@ -318,7 +323,7 @@ pub fn retry_backlog(master: &BrokerNode, cfg: &DrainConfig) -> CheckResult {
         return CheckResult::fail(c, "consume stats unavailable (master down?)");
     };
     let (pairs, ignored) = backlog_by_pair(rows, TopicKind::Retry, cfg);
-    let total: i64 = pairs.values().map(|(s, _)| *s).sum();
+    let total = pairs.values().fold(0i64, |acc, (s, _)| acc.saturating_add(*s));
     if total <= cfg.max_retry_diff {
         return CheckResult::pass(
             c,
@@ -376,7 +381,7 @@ pub fn replication(latest: &Snapshot, master: &BrokerNode) -> CheckResult {
         match s.replication_lag_bytes {
             None => problems.push(format!("{who} lag unknown")),
             Some(0) => {}
-            Some(n) if n < 0 => problems.push(format!("{who} ahead of the master by {} (inconsistent data)", plural(-n, "byte"))),
+            Some(n) if n < 0 => problems.push(format!("{who} ahead of the master by {} (inconsistent data)", plural(n.saturating_neg(), "byte"))),
             Some(n) => problems.push(format!("{who} {} behind", plural(n, "byte"))),
         }
     }
