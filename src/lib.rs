@@ -8,3 +8,4 @@ pub mod self_metrics;
 pub mod snapshot;
 pub mod drain;
 pub mod render;
+pub mod status_table;

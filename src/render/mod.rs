@@ -406,4 +406,4 @@ fn group_sums(rows: &[QueueConsume]) -> Vec<((&str, &str), i64)> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
