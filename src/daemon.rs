@@ -42,13 +42,15 @@ impl FailureLog {
         for b in &snap.brokers {
             match (&b.error, b.up) {
                 (Some(err), false) => {
+                    // Numbers (lengths, durations) vary between cycles; the kind of failure does not.
+                    let kind = failure_kind(err);
                     let repeat = match self.seen.get(&b.addr) {
-                        Some((last, at)) => last != err || at.elapsed() >= REPEAT,
+                        Some((last, at)) => *last != kind || at.elapsed() >= REPEAT,
                         None => true,
                     };
                     if repeat {
                         tracing::warn!(addr = %b.addr, broker = %b.broker, broker_id = b.broker_id, error = %err, "broker collection failed");
-                        self.seen.insert(b.addr.clone(), (err.clone(), Instant::now()));
+                        self.seen.insert(b.addr.clone(), (kind, Instant::now()));
                     }
                 }
                 _ => {
@@ -113,6 +115,22 @@ impl Pipeline {
     }
 }
 
+/// The error text with every number replaced by `#`, so "timed out after 997.3ms" and
+/// "timed out after 999.2ms" count as the same failure.
+fn failure_kind(err: &str) -> String {
+    let mut out = String::with_capacity(err.len());
+    for c in err.chars() {
+        if c.is_ascii_digit() {
+            if !out.ends_with('#') {
+                out.push('#');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -161,4 +179,15 @@ pub async fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
     collecting.abort();
     client.close_all();
     result.map_err(|e| anyhow::anyhow!("HTTP server failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_kind_ignores_numbers() {
+        assert_eq!(failure_kind("timed out after 997.380962ms"), failure_kind("timed out after 999.21502ms"));
+        assert_ne!(failure_kind("timed out after 1s"), failure_kind("closed the connection"));
+    }
 }

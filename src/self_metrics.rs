@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
 pub struct SelfMetrics {
     pub registry: Registry,
@@ -36,13 +36,6 @@ pub fn global() -> &'static SelfMetrics {
             &["code"],
         )
         .expect("valid metric");
-        let build_info = IntGaugeVec::new(
-            Opts::new("rocketmq_exporter_build_info", "Always 1; the version label says which build of rocketmq-exporter runs."),
-            &["version"],
-        )
-        .expect("valid metric");
-        build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
-        registry.register(Box::new(build_info)).expect("register");
         registry.register(Box::new(requests_total.clone())).expect("register");
         registry.register(Box::new(request_duration.clone())).expect("register");
         #[cfg(target_os = "linux")]

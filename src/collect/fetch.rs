@@ -51,9 +51,15 @@ fn base(t: &NodeTarget) -> BrokerNode {
     }
 }
 
+/// Marks the node down and keeps the most telling error: when one request times out the
+/// connection is dropped and its siblings fail with "closed", which says less than the timeout.
 fn record_error(node: &mut BrokerNode, e: &RemotingError) {
     node.up = false;
-    if node.error.is_none() {
+    let replace = match &node.error {
+        None => true,
+        Some(prev) => prev.contains("closed the connection before answering") && !matches!(e, RemotingError::Closed { .. }),
+    };
+    if replace {
         node.error = Some(e.to_string());
     }
 }
