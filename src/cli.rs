@@ -38,9 +38,11 @@ pub enum Command {
 /// How to reach the cluster; shared by every command.
 #[derive(Args, Debug, Clone)]
 pub struct ConnArgs {
-    /// NameServer list, `;`-separated (RocketMQ convention).
-    #[arg(long = "namesrv.addr", env = "NAMESRV_ADDR", default_value = "127.0.0.1:9876", value_parser = parse_namesrv_list)]
-    pub namesrv_addr: NamesrvList,
+    /// NameServer list, `;`-separated (RocketMQ convention) [default: 127.0.0.1:9876 unless
+    /// --broker.addr is given; in sidecar mode NameServers are asked only when set explicitly,
+    /// for the route check].
+    #[arg(long = "namesrv.addr", env = "NAMESRV_ADDR", value_parser = parse_namesrv_list)]
+    pub namesrv_addr: Option<NamesrvList>,
     /// Sidecar mode: only these brokers (repeatable or comma-separated); no discovery.
     #[arg(long = "broker.addr", env = "ROCKETMQ_BROKER_ADDR", value_delimiter = ',', value_parser = parse_addr)]
     pub broker_addr: Vec<String>,
@@ -238,7 +240,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// Where NameServers listen when nothing is configured.
+pub const DEFAULT_NAMESRV: &str = "127.0.0.1:9876";
+
 impl ConnArgs {
+    /// NameServers to use: the configured list; the default in cluster mode; none in sidecar mode
+    /// unless configured (a sidecar must not report a NameServer it was never told about as down).
+    pub fn namesrvs(&self) -> Vec<String> {
+        match (&self.namesrv_addr, self.broker_addr.is_empty()) {
+            (Some(l), _) => l.0.clone(),
+            (None, true) => vec![DEFAULT_NAMESRV.to_string()],
+            (None, false) => Vec::new(),
+        }
+    }
+
     pub fn client_options(&self) -> anyhow::Result<ClientOptions> {
         let secret = match (&self.acl_secret_key, &self.acl_secret_key_file) {
             (_, Some(path)) => Some(
@@ -265,7 +280,7 @@ impl ConnArgs {
 
     pub fn collect_config(&self) -> CollectConfig {
         CollectConfig {
-            namesrvs: self.namesrv_addr.0.clone(),
+            namesrvs: self.namesrvs(),
             brokers: self.broker_addr.clone(),
             filters: Filters {
                 topic_include: self.topic_include.clone(),
@@ -316,12 +331,18 @@ mod tests {
         let c = Cli::try_parse_from(["x", "serve", "--namesrv.addr", "127.0.0.1:9876;127.0.0.1:9877", "--collect.queue-level", "false"]).unwrap();
         match c.command {
             Command::Serve(s) => {
-                assert_eq!(s.conn.namesrv_addr.0.len(), 2);
+                assert_eq!(s.conn.namesrvs().len(), 2);
                 assert!(!s.collect_queue_level);
                 assert_eq!(s.collect_interval, Duration::from_secs(15));
             }
             _ => panic!(),
         }
+        let c = Cli::try_parse_from(["x", "serve"]).unwrap();
+        let Command::Serve(s) = c.command else { panic!() };
+        assert_eq!(s.conn.namesrvs(), vec![DEFAULT_NAMESRV.to_string()]);
+        let c = Cli::try_parse_from(["x", "serve", "--broker.addr", "127.0.0.1:10911"]).unwrap();
+        let Command::Serve(s) = c.command else { panic!() };
+        assert!(s.conn.namesrvs().is_empty(), "sidecar mode asks no NameServer unless told to");
         let e = Cli::try_parse_from(["x", "serve", "--namesrv.addr", "not-an-address"]).unwrap_err();
         assert_eq!(e.exit_code(), 2);
     }

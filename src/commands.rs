@@ -225,7 +225,7 @@ pub async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         .context("starting the simulated cluster")?;
     let _clock = cluster.spawn_realtime(args.speedup);
     let mut serve = args.serve.clone();
-    serve.conn.namesrv_addr = crate::cli::NamesrvList(vec![cluster.namesrv_addr().to_string()]);
+    serve.conn.namesrv_addr = Some(crate::cli::NamesrvList(vec![cluster.namesrv_addr().to_string()]));
     serve.conn.broker_addr.clear();
     let listen = serve.web_listen_address.clone();
     let port = listen.rsplit(':').next().unwrap_or("5558");

@@ -94,11 +94,19 @@ impl Pipeline {
             h.push(snap.clone());
             h.snapshots()
         };
-        let verdicts = drain::evaluate(&history, &self.drain);
-        let mut body = Vec::with_capacity(64 * 1024);
-        render::render(&snap, &verdicts, &self.render, &mut body);
-        body.extend_from_slice(&crate::self_metrics::encode());
-        self.state.publish(Exposition::new(body));
+        // Evaluation, rendering and gzip are CPU work proportional to the number of series: keep
+        // them off the async workers that serve scrapes.
+        let (drain_cfg, render_opts, s) = (self.drain.clone(), self.render.clone(), snap.clone());
+        let exposition = tokio::task::spawn_blocking(move || {
+            let verdicts = drain::evaluate(&history, &drain_cfg);
+            let mut body = Vec::with_capacity(64 * 1024);
+            render::render(&s, &verdicts, &render_opts, &mut body);
+            body.extend_from_slice(&crate::self_metrics::encode());
+            Exposition::new(body)
+        })
+        .await
+        .expect("render task");
+        self.state.publish(exposition);
         tracing::debug!(brokers = snap.brokers.len(), duration_ms = snap.collect_duration_ms, "collection cycle done");
         snap
     }
@@ -163,7 +171,7 @@ pub async fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
     let listener = http::bind(&http_cfg).await.with_context(|| format!("cannot listen on {}", args.web_listen_address))?;
     tracing::info!(
         listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-        namesrv = %args.conn.namesrv_addr.0.join(";"),
+        namesrv = %args.conn.namesrvs().join(";"),
         sidecar = !args.conn.broker_addr.is_empty(),
         "rocketmq-exporter started"
     );

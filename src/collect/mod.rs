@@ -72,8 +72,13 @@ impl Collector {
         let (namesrvs, groups) = if self.cfg.brokers.is_empty() {
             let d = discover::discover(&self.admin, &self.cfg.namesrvs).await;
             (d.namesrvs, d.groups)
-        } else {
+        } else if self.cfg.namesrvs.is_empty() {
             (Vec::new(), self.sidecar_groups())
+        } else {
+            // Sidecar mode with NameServers configured: ask them (for their health and the
+            // route check) but fetch only our own brokers.
+            let d = discover::discover(&self.admin, &self.cfg.namesrvs).await;
+            (d.namesrvs, self.sidecar_groups())
         };
 
         let filters = &self.cfg.filters;
