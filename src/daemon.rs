@@ -25,7 +25,7 @@ pub fn init_logging(log: &LogArgs) {
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false);
     let _ = match log.log_format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Logfmt => builder.with_target(false).try_init(),
+        LogFormat::Logfmt => builder.event_format(crate::logfmt::Logfmt).try_init(),
     };
 }
 
@@ -37,24 +37,50 @@ pub struct FailureLog {
 }
 
 impl FailureLog {
-    pub fn observe(&mut self, snap: &Snapshot) {
+    /// Returns true when this failure of `key` should be logged now.
+    fn should_log(&mut self, key: &str, err: &str) -> bool {
         const REPEAT: Duration = Duration::from_secs(600);
-        for b in &snap.brokers {
-            match (&b.error, b.up) {
+        // Numbers (lengths, durations) vary between cycles; the kind of failure does not.
+        let kind = failure_kind(err);
+        let repeat = match self.seen.get(key) {
+            Some((last, at)) => *last != kind || at.elapsed() >= REPEAT,
+            None => true,
+        };
+        if repeat {
+            self.seen.insert(key.to_string(), (kind, Instant::now()));
+        }
+        repeat
+    }
+
+    fn recovered(&mut self, key: &str) -> bool {
+        self.seen.remove(key).is_some()
+    }
+
+    pub fn observe(&mut self, snap: &Snapshot) {
+        for ns in &snap.namesrvs {
+            let key = format!("namesrv/{}", ns.addr);
+            match (&ns.error, ns.up) {
                 (Some(err), false) => {
-                    // Numbers (lengths, durations) vary between cycles; the kind of failure does not.
-                    let kind = failure_kind(err);
-                    let repeat = match self.seen.get(&b.addr) {
-                        Some((last, at)) => *last != kind || at.elapsed() >= REPEAT,
-                        None => true,
-                    };
-                    if repeat {
-                        tracing::warn!(addr = %b.addr, broker = %b.broker, broker_id = b.broker_id, error = %err, "broker collection failed");
-                        self.seen.insert(b.addr.clone(), (kind, Instant::now()));
+                    if self.should_log(&key, err) {
+                        tracing::warn!(namesrv = %ns.addr, error = %err, "NameServer unavailable");
                     }
                 }
                 _ => {
-                    if self.seen.remove(&b.addr).is_some() {
+                    if self.recovered(&key) {
+                        tracing::info!(namesrv = %ns.addr, "NameServer recovered");
+                    }
+                }
+            }
+        }
+        for b in &snap.brokers {
+            match (&b.error, b.up) {
+                (Some(err), false) => {
+                    if self.should_log(&b.addr, err) {
+                        tracing::warn!(addr = %b.addr, broker = %b.broker, broker_id = b.broker_id, error = %err, "broker collection failed");
+                    }
+                }
+                _ => {
+                    if self.recovered(&b.addr) {
                         tracing::info!(addr = %b.addr, broker = %b.broker, "broker collection recovered");
                     }
                 }

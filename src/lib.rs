@@ -12,6 +12,7 @@ pub mod collect;
 pub mod commands;
 pub mod daemon;
 pub mod drain;
+pub mod logfmt;
 pub mod protocol;
 pub mod remoting;
 pub mod render;

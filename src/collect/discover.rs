@@ -44,7 +44,6 @@ pub async fn discover(admin: &Admin, namesrvs: &[String]) -> Discovery {
                 }
             }
             Err(e) => {
-                tracing::warn!(namesrv = %ns, error = %e, "NameServer unavailable");
                 statuses.push(NamesrvStatus { addr: ns.clone(), up: false, error: Some(e.to_string()) });
             }
         }
