@@ -24,6 +24,9 @@ pub struct Snapshot {
     pub brokers: Vec<BrokerNode>,
     /// Route write bit per broker name as each NameServer publishes it, keyed by (cluster, broker).
     pub routes: BTreeMap<(String, String), Vec<RouteObservation>>,
+    /// Sidecar mode: only the configured brokers were fetched, so a master's slaves may be
+    /// missing from `brokers` (never read "no slave listed" as "no slaves").
+    pub sidecar: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -50,6 +50,8 @@ pub struct CollectConfig {
 pub struct Collector {
     admin: Admin,
     cfg: CollectConfig,
+    /// Sidecar mode: who each address said it is (from its config), for grouping next cycle.
+    sidecar_identity: std::sync::Mutex<BTreeMap<String, (String, String, i64)>>,
 }
 
 pub fn now_ms() -> i64 {
@@ -58,7 +60,7 @@ pub fn now_ms() -> i64 {
 
 impl Collector {
     pub fn new(admin: Admin, cfg: CollectConfig) -> Self {
-        Collector { admin, cfg }
+        Collector { admin, cfg, sidecar_identity: Default::default() }
     }
 
     pub fn admin(&self) -> &Admin {
@@ -91,6 +93,12 @@ impl Collector {
         let mut brokers: Vec<BrokerNode> = fetched.into_iter().flatten().collect();
         brokers.sort_by(|a, b| (&a.cluster, &a.broker, a.broker_id).cmp(&(&b.cluster, &b.broker, b.broker_id)));
 
+        if !self.cfg.brokers.is_empty() {
+            let mut known = self.sidecar_identity.lock().unwrap();
+            for b in brokers.iter().filter(|b| !b.cluster.is_empty()) {
+                known.insert(b.addr.clone(), (b.cluster.clone(), b.broker.clone(), b.broker_id));
+            }
+        }
         let routes = self.routes(&namesrvs, &brokers).await;
         Snapshot {
             taken_at_ms,
@@ -98,17 +106,31 @@ impl Collector {
             namesrvs,
             brokers,
             routes,
+            sidecar: !self.cfg.brokers.is_empty(),
         }
     }
 
     /// Sidecar mode: each address is one group; its identity comes from its own config inside
     /// the fetch (an empty cluster marks it unknown), so no extra request is spent on it.
     fn sidecar_groups(&self) -> Vec<Vec<NodeTarget>> {
-        self.cfg
-            .brokers
-            .iter()
-            .map(|addr| vec![NodeTarget { cluster: String::new(), broker: addr.clone(), broker_id: 0, addr: addr.clone() }])
-            .collect()
+        // Nodes whose identity an earlier cycle learned are grouped by (cluster, broker), so a
+        // master is fetched before its slaves (see fetch.rs on measuring replication lag).
+        let known = self.sidecar_identity.lock().unwrap();
+        let mut groups: BTreeMap<(String, String), Vec<NodeTarget>> = BTreeMap::new();
+        let mut out = Vec::new();
+        for addr in &self.cfg.brokers {
+            match known.get(addr) {
+                Some((cluster, broker, id)) => groups.entry((cluster.clone(), broker.clone())).or_default().push(NodeTarget {
+                    cluster: cluster.clone(),
+                    broker: broker.clone(),
+                    broker_id: *id,
+                    addr: addr.clone(),
+                }),
+                None => out.push(vec![NodeTarget { cluster: String::new(), broker: addr.clone(), broker_id: 0, addr: addr.clone() }]),
+            }
+        }
+        out.extend(groups.into_values());
+        out
     }
 
     /// Route write bit per NameServer, probed only for masters that are read-only: that is

@@ -98,6 +98,7 @@ pub(crate) fn rich_snapshot() -> Snapshot {
         ],
         brokers: vec![master, slave, dead],
         routes,
+        sidecar: false,
     }
 }
 
