@@ -1,0 +1,385 @@
+//! The `rocketmq-exporter` binary (serve, status, drain, restore) against the real rocketmq-rust
+//! NameServer and broker (1.0.0), all inside the peer's loopback-only network namespace: metric
+//! values after real traffic, TPS under load, and a full drain → ready → restore cycle.
+//!
+//! Skips (with a printed reason) when the peer binaries or root are missing, unless
+//! `ROCKETMQ_EXPORTER_REQUIRE_REAL=1`.
+
+mod harness;
+mod support;
+
+use std::fs::File;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use harness::Exposition;
+use support::peer::{PeerCluster, BROKER_NAME};
+use support::raw::{self, RawClient};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const TOPIC: &str = "DrainTopic";
+const GROUP: &str = "DrainGroup";
+const QUEUES: u32 = 4;
+const MESSAGES: u32 = 300;
+/// Committed consumer offsets per queue: 75 + 40 + 10 + 0 = 125 consumed of 300.
+const COMMITTED: [i64; 4] = [75, 40, 10, 0];
+/// The namespace is private to this cluster, so a fixed port cannot collide.
+const WEB_PORT: u16 = 19558;
+const DRAIN_WAIT: Duration = Duration::from_secs(60);
+const CHECKS: [&str; 8] =
+    ["write_disabled", "routes", "no_writes", "backlog", "retry_backlog", "scheduled", "replication", "flush"];
+
+/// The exporter process inside the namespace, killed on drop.
+struct Serve {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Serve {
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// Minimal async HTTP/1.1 GET (Connection: close) for use inside `PeerCluster::run`.
+async fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    let fut = async {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes()).await?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await?;
+        Ok::<_, std::io::Error>(buf)
+    };
+    let buf = tokio::time::timeout(Duration::from_secs(10), fut)
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "HTTP GET timed out"))??;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status: u16 = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
+    Ok((status, body))
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n.min(rest.len())]);
+        s = rest.get(n + 2..).unwrap_or("");
+    }
+    out
+}
+
+async fn scrape() -> Exposition {
+    let (status, body) = http_get(WEB_PORT, "/metrics").await.expect("GET /metrics");
+    assert_eq!(status, 200, "scrape failed: {body}");
+    Exposition::parse(&body)
+}
+
+fn exporter_cmd(cluster: &PeerCluster, sub: &str, log: &std::path::Path) -> Command {
+    let mut cmd = Command::new(harness::bin());
+    cmd.arg(sub)
+        .arg("--namesrv.addr")
+        .arg(cluster.namesrv_addr())
+        .env_remove("NAMESRV_ADDR")
+        .stdin(Stdio::null())
+        .stderr(File::create(log).expect("create log"));
+    cmd
+}
+
+fn master<'a>() -> [(&'a str, &'a str); 2] {
+    [("broker", BROKER_NAME), ("broker_id", "0")]
+}
+
+fn check_values(e: &Exposition) -> String {
+    CHECKS
+        .iter()
+        .map(|c| {
+            let v = e.one("rocketmq_broker_drain_check", &[("broker", BROKER_NAME), ("check", c)]);
+            format!("{c}={}", v.map_or("-".to_string(), |v| v.to_string()))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Runs `status --broker NAME` inside the namespace; returns its exit status and stdout.
+fn status(cluster: &PeerCluster, broker: &str) -> (ExitStatus, String, String) {
+    let log = cluster.dir().join(format!("status-{broker}.log"));
+    let mut cmd = exporter_cmd(cluster, "status", &log);
+    cmd.args(["--broker", broker, "--drain.window", "2s", "--collect.timeout", "3s"]).stdout(Stdio::piped());
+    let out = cluster.spawn_in_ns(&mut cmd).expect("spawn status").wait_with_output().expect("wait status");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    eprintln!("status --broker {broker}: {}\n{stdout}{stderr}", out.status);
+    (out.status, stdout, stderr)
+}
+
+#[test]
+fn exporter_binary_against_the_real_peer() {
+    let Some(cluster) = PeerCluster::start().expect("start real peer") else {
+        return;
+    };
+    let log = cluster.dir().join("exporter.log");
+    let mut cmd = exporter_cmd(&cluster, "serve", &log);
+    cmd.args([
+        "--web.listen-address",
+        &format!("127.0.0.1:{WEB_PORT}"),
+        "--collect.interval",
+        "1s",
+        "--drain.window",
+        "3s",
+    ])
+    .stdout(Stdio::null());
+    let serve = Serve { child: cluster.spawn_in_ns(&mut cmd).expect("spawn exporter"), log };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenario(&cluster, &serve)));
+    if let Err(panic) = result {
+        eprintln!("--- exporter log ---\n{}\n{}", serve.log_text(), cluster.log_tails());
+        std::panic::resume_unwind(panic);
+    }
+}
+
+fn scenario(cluster: &PeerCluster, serve: &Serve) {
+    // Traffic: 300 messages, 125 of them committed.
+    cluster.run(|| async {
+        let mut b = cluster.broker_client().await.expect("connect broker");
+        b.call_ok(raw::create_topic_request(TOPIC, QUEUES, 6)).await.expect("create topic");
+        b.call_ok(raw::create_group_request(GROUP)).await.expect("create group");
+        send(&mut b, MESSAGES).await;
+        for (q, offset) in COMMITTED.iter().enumerate() {
+            b.call_ok(raw::update_consumer_offset_request(GROUP, TOPIC, q as u32, *offset)).await.expect("commit");
+        }
+    });
+
+    // Metric values once a collection has seen the traffic.
+    let e = cluster.run(|| {
+        wait_scrape("group diff 175 visible", Duration::from_secs(30), |e| {
+            e.one("rocketmq_consumer_group_diff", &[("group", GROUP), ("topic", TOPIC)]) == Some(175.0)
+        })
+    });
+    assert_eq!(e.one("rocketmq_broker_up", &master()), Some(1.0), "broker up");
+    assert_eq!(e.values("rocketmq_broker_up", &[("addr", &cluster.broker_addr())]), vec![1.0], "addr label");
+    assert_eq!(e.one("rocketmq_broker_permission", &master()), Some(6.0), "permission");
+    assert_eq!(e.one("rocketmq_broker_writable", &master()), Some(1.0));
+    assert_eq!(e.values("rocketmq_namesrv_up", &[("addr", &cluster.namesrv_addr())]), vec![1.0]);
+    for (q, committed) in COMMITTED.iter().enumerate() {
+        let l = [("group", GROUP), ("topic", TOPIC), ("queue_id", &q.to_string() as &str)];
+        assert_eq!(e.one("rocketmq_consumer_diff", &l), Some((75 - committed) as f64), "queue {q} diff");
+        assert_eq!(e.one("rocketmq_consumer_offset", &l), Some(*committed as f64), "queue {q} consumer offset");
+        let ql = [("topic", TOPIC), ("queue_id", &q.to_string() as &str)];
+        assert_eq!(e.values("rocketmq_queue_max_offset", &ql), vec![75.0], "queue {q} max offset");
+    }
+    let put_total = e.one("rocketmq_broker_messages_put_total", &master()).expect("messages_put_total");
+    assert!(put_total >= f64::from(MESSAGES), "put total {put_total}");
+    assert!(e.one("rocketmq_broker_commitlog_max_offset_bytes", &master()).unwrap_or(0.0) > 0.0);
+    assert_eq!(e.one("rocketmq_broker_drain_ready", &master()), Some(0.0), "writable broker is not drained");
+    assert_eq!(
+        e.one("rocketmq_broker_drain_check", &[("broker", BROKER_NAME), ("check", "write_disabled")]),
+        Some(0.0)
+    );
+    if let Some(out) = harness::promtool_check_metrics(&e.raw) {
+        assert!(out.trim().is_empty(), "promtool check metrics on the real-peer exposition:\n{out}");
+    }
+
+    // status while writable: not ready (1); unknown broker: error (2).
+    let (st, out, _) = status(cluster, BROKER_NAME);
+    assert_eq!(st.code(), Some(1), "status of a writable broker: {out}");
+    assert!(out.contains(BROKER_NAME), "status table names the broker: {out}");
+    let (st, _, err) = status(cluster, "nope");
+    assert_eq!(st.code(), Some(2), "status of an unknown broker");
+    assert!(err.contains("nope"), "error names the broker: {err}");
+
+    // Under traffic: the put counter rises between scrapes and putTps (10 s window) goes above 0.
+    let (tps, totals) = cluster.run(|| async {
+        let mut b = cluster.broker_client().await.expect("connect broker");
+        let started = Instant::now();
+        let mut totals = Vec::new();
+        loop {
+            send(&mut b, 20).await;
+            let e = scrape().await;
+            let tps = e.one("rocketmq_broker_put_tps", &master());
+            totals.push(e.one("rocketmq_broker_messages_put_total", &master()).unwrap_or(f64::NAN));
+            if tps.is_some_and(|t| t > 0.0) && totals.len() >= 2 && totals.last() > totals.first() {
+                return (tps.unwrap(), totals);
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "no TPS under traffic: put_tps {tps:?}, totals {totals:?}");
+            tokio::time::sleep(Duration::from_millis(400)).await;
+        }
+    });
+    eprintln!("under traffic: rocketmq_broker_put_tps {tps}, messages_put_total {totals:?}");
+
+    // Drain with the `drain` command; stop sending; consume everything.
+    let drain_log = cluster.dir().join("drain.log");
+    let drain_out = cluster.dir().join("drain.out");
+    let mut cmd = exporter_cmd(cluster, "drain", &drain_log);
+    cmd.args([
+        "--broker",
+        BROKER_NAME,
+        "--yes",
+        "--collect.interval",
+        "1s",
+        "--drain.window",
+        "3s",
+        "--follow.timeout",
+        "90s",
+    ])
+    .stdout(File::create(&drain_out).expect("drain stdout"));
+    let mut drain = cluster.spawn_in_ns(&mut cmd).expect("spawn drain");
+    let drained_at = Instant::now();
+    let e = cluster.run(|| {
+        wait_scrape("permission 4 visible", Duration::from_secs(20), |e| {
+            e.one("rocketmq_broker_permission", &master()) == Some(4.0)
+        })
+    });
+    assert_eq!(e.one("rocketmq_broker_writable", &master()), Some(0.0));
+    assert_eq!(e.one("rocketmq_broker_readable", &master()), Some(1.0));
+    eprintln!("permission 4 in /metrics {:?} after starting `drain`", drained_at.elapsed());
+    let maxes = cluster.run(|| async {
+        let mut b = cluster.broker_client().await.expect("connect broker");
+        let refused = b.call(raw::send_message_request("DrainProducer", TOPIC, 0, b"late".to_vec())).await.expect("send");
+        assert_ne!(refused.code, 0, "a drained broker refuses sends");
+        let maxes = queue_maxes(&mut b).await;
+        for (q, max) in maxes.iter().enumerate() {
+            b.call_ok(raw::update_consumer_offset_request(GROUP, TOPIC, q as u32, *max)).await.expect("commit to max");
+        }
+        maxes
+    });
+    eprintln!("committed DrainGroup to the queue maxima {maxes:?}");
+
+    // drain_ready becomes 1; print every check while waiting.
+    let started = Instant::now();
+    let e = cluster.run(|| async {
+        let mut last = String::new();
+        loop {
+            let e = scrape().await;
+            let ready = e.one("rocketmq_broker_drain_ready", &master());
+            let line = format!("ready={ready:?} {}", check_values(&e));
+            if line != last {
+                eprintln!("[{:>5.1}s] {line}", started.elapsed().as_secs_f64());
+                last = line.clone();
+            }
+            if ready == Some(1.0) {
+                return e;
+            }
+            if started.elapsed() > DRAIN_WAIT {
+                panic!("drain never ready within {DRAIN_WAIT:?}: {line}\nexporter log:\n{}", serve.log_text());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    eprintln!("drain_ready 1 after {:?}", started.elapsed());
+    for c in CHECKS {
+        assert_eq!(e.one("rocketmq_broker_drain_check", &[("broker", BROKER_NAME), ("check", c)]), Some(1.0), "check {c}");
+    }
+    assert_eq!(e.one("rocketmq_consumer_group_diff", &[("group", GROUP), ("topic", TOPIC)]), Some(0.0));
+    assert_eq!(e.values("rocketmq_namesrv_route_writable", &[("broker", BROKER_NAME)]), vec![0.0]);
+
+    // The drain command follows the same verdict and exits 0 once ready.
+    let st = wait_child(&mut drain, Duration::from_secs(30));
+    let out = std::fs::read_to_string(&drain_out).unwrap_or_default();
+    eprintln!("drain: {st:?}\n{out}{}", std::fs::read_to_string(&drain_log).unwrap_or_default());
+    assert_eq!(st.and_then(|s| s.code()), Some(0), "drain exits 0 once ready: {out}");
+    assert!(out.contains("READY"), "drain reports READY: {out}");
+
+    let (st, out, _) = status(cluster, BROKER_NAME);
+    assert_eq!(st.code(), Some(0), "status of the drained broker: {out}");
+
+    // restore: permission 6, and traffic returns (we produce while it watches).
+    let restore_log = cluster.dir().join("restore.log");
+    let restore_out = cluster.dir().join("restore.out");
+    let mut cmd = exporter_cmd(cluster, "restore", &restore_log);
+    cmd.args(["--broker", BROKER_NAME, "--yes", "--collect.interval", "1s", "--follow.timeout", "40s"])
+        .stdout(File::create(&restore_out).expect("restore stdout"));
+    let mut restore = cluster.spawn_in_ns(&mut cmd).expect("spawn restore");
+    let accepted = cluster.run(|| async {
+        let mut b = cluster.broker_client().await.expect("connect broker");
+        let started = Instant::now();
+        let mut accepted = 0u32;
+        while started.elapsed() < Duration::from_secs(45) {
+            let r = b.call(raw::send_message_request("DrainProducer", TOPIC, 0, b"back".to_vec())).await.expect("send");
+            if r.code == 0 {
+                accepted += 1;
+            }
+            if matches!(restore.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        accepted
+    });
+    let st = wait_child(&mut restore, Duration::from_secs(5));
+    let out = std::fs::read_to_string(&restore_out).unwrap_or_default();
+    eprintln!("restore: {st:?} ({accepted} sends accepted)\n{out}{}", std::fs::read_to_string(&restore_log).unwrap_or_default());
+    assert_eq!(st.and_then(|s| s.code()), Some(0), "restore exits 0 once routes and traffic are back: {out}");
+    assert!(accepted > 0, "sends are accepted again after restore");
+    let e = cluster.run(|| {
+        wait_scrape("permission 6 and not drained", Duration::from_secs(20), |e| {
+            e.one("rocketmq_broker_permission", &master()) == Some(6.0)
+                && e.one("rocketmq_broker_drain_ready", &master()) == Some(0.0)
+        })
+    });
+    assert_eq!(e.one("rocketmq_broker_writable", &master()), Some(1.0));
+}
+
+async fn send(b: &mut RawClient, n: u32) {
+    for i in 0..n {
+        b.call_ok(raw::send_message_request("DrainProducer", TOPIC, i % QUEUES, format!("m{i}").into_bytes()))
+            .await
+            .unwrap_or_else(|e| panic!("send message {i}: {e}"));
+    }
+}
+
+/// Per-queue max offsets of DrainTopic, from GET_TOPIC_STATS_INFO via the exporter's decoder.
+async fn queue_maxes(b: &mut RawClient) -> Vec<i64> {
+    let resp = b.call_ok(raw::topic_stats_request(TOPIC)).await.expect("202");
+    let ts = rocketmq_exporter::protocol::topic_stats::TopicStatsTable::decode(&resp.body).expect("decode 202");
+    let mut maxes = vec![0i64; QUEUES as usize];
+    for (mq, o) in &ts.offset_table {
+        maxes[mq.queue_id as usize] = o.max_offset;
+    }
+    maxes
+}
+
+/// Scrapes (inside the namespace) until `pred` holds; panics with the last exposition.
+async fn wait_scrape(what: &str, within: Duration, pred: impl Fn(&Exposition) -> bool) -> Exposition {
+    let deadline = Instant::now() + within;
+    loop {
+        let ready = matches!(http_get(WEB_PORT, "/-/ready").await, Ok((200, _)));
+        if ready {
+            let e = scrape().await;
+            if pred(&e) {
+                return e;
+            }
+            if Instant::now() > deadline {
+                panic!("{what}: not reached within {within:?}; last exposition:\n{}", e.raw);
+            }
+        } else if Instant::now() > deadline {
+            panic!("{what}: exporter not ready within {within:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn wait_child(child: &mut Child, within: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            return Some(st);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
