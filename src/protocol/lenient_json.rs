@@ -103,6 +103,9 @@ impl<'a> Writer<'a> {
         let raw = &input[start..end];
         let mut run = 0;
         for (i, &b) in raw.iter().enumerate() {
+            if !NEEDS_ESCAPE[b as usize] {
+                continue;
+            }
             let esc: &[u8] = match b {
                 b'"' => b"\\\"",
                 b'\\' => b"\\\\",
@@ -140,6 +143,32 @@ impl<'a> Writer<'a> {
 fn malformed(input: &[u8], offset: usize, reason: &'static str) -> DecodeError {
     DecodeError::Malformed { what: "", reason, offset, excerpt: excerpt_at(input, offset) }
 }
+
+/// Bytes the main loop must look at: brackets, quotes and commas. Everything else (numbers,
+/// literals, whitespace, `:`) is skipped in a tight loop.
+static STRUCTURAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'{' as usize] = true;
+    t[b'}' as usize] = true;
+    t[b'[' as usize] = true;
+    t[b']' as usize] = true;
+    t[b'"' as usize] = true;
+    t[b',' as usize] = true;
+    t
+};
+
+/// Bytes that must be escaped when raw key text is put inside a JSON string.
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
 
 /// Bytes that may make up a bare (unquoted) key: numbers, `null`, identifiers.
 #[inline]
@@ -198,6 +227,7 @@ fn skip_composite(input: &[u8], start: usize) -> Result<usize, DecodeError> {
                 i = skip_string(input, i)?;
                 continue;
             }
+            b if !STRUCTURAL[b as usize] => {}
             b'{' | b'[' => depth += 1,
             b'}' | b']' => {
                 depth -= 1;
@@ -221,6 +251,14 @@ pub(crate) fn normalize_inner(input: &[u8]) -> Result<Normalized<'_>, DecodeErro
     let mut i = 0;
     let n = input.len();
     while i < n {
+        if !expect_key {
+            while i < n && !STRUCTURAL[input[i] as usize] {
+                i += 1;
+            }
+            if i == n {
+                break;
+            }
+        }
         let b = input[i];
         if expect_key {
             match b {
