@@ -40,7 +40,9 @@ fn bodies() -> (Vec<u8>, Vec<u8>, usize) {
                     fj.push(',');
                     std.push(',');
                 }
-                let mq = format!(r#"{{"brokerName":"broker-a","queueId":{q},"topic":"TopicTest-{g}-{t}"}}"#);
+                let mq = format!(
+                    r#"{{"brokerName":"broker-a","queueId":{q},"topic":"TopicTest-{g}-{t}"}}"#
+                );
                 let b = 1_000_000_000_000i64 + (g * 1000 + t * 100 + q) as i64;
                 let offs = format!(
                     r#"{{"brokerOffset":{b},"consumerOffset":{},"lastTimestamp":1700000000{q:03},"pullOffset":{}}}"#,
@@ -107,25 +109,43 @@ struct StdList {
 
 fn bench(c: &mut Criterion) {
     let (fj, std, rows) = bodies();
-    eprintln!("fastjson body {} bytes, standard body {} bytes, {rows} queue rows", fj.len(), std.len());
+    eprintln!(
+        "fastjson body {} bytes, standard body {} bytes, {rows} queue rows",
+        fj.len(),
+        std.len()
+    );
 
     // Both sides must decode the same content, or the comparison means nothing.
     let ours = ConsumeStatsList::decode(&fj).unwrap();
-    let ours_rows: usize = ours.groups.iter().flat_map(|(_, s)| s).map(|s| s.offset_table.len()).sum();
+    let ours_rows: usize = ours
+        .groups
+        .iter()
+        .flat_map(|(_, s)| s)
+        .map(|s| s.offset_table.len())
+        .sum();
     let theirs: StdList = serde_json::from_slice(&std).unwrap();
-    let their_rows: usize =
-        theirs.consume_stats_list.iter().flat_map(|m| m.values()).flatten().map(|s| s.offset_table.len()).sum();
+    let their_rows: usize = theirs
+        .consume_stats_list
+        .iter()
+        .flat_map(|m| m.values())
+        .flatten()
+        .map(|s| s.offset_table.len())
+        .sum();
     assert_eq!((ours_rows, their_rows), (rows, rows));
     assert_eq!(ours.groups[0].1[0].offset_table[3].0.queue_id, 3);
 
     let mut g = c.benchmark_group("consume_stats_list_10mb");
     g.sample_size(20);
     g.throughput(Throughput::Bytes(fj.len() as u64));
-    g.bench_function("ours_fastjson", |b| b.iter(|| ConsumeStatsList::decode(black_box(&fj)).unwrap()));
+    g.bench_function("ours_fastjson", |b| {
+        b.iter(|| ConsumeStatsList::decode(black_box(&fj)).unwrap())
+    });
     g.bench_function("serde_json_standard", |b| {
         b.iter(|| serde_json::from_slice::<StdList>(black_box(&std)).unwrap())
     });
-    g.bench_function("normalize_only", |b| b.iter(|| lenient_json::normalize(black_box(&fj)).unwrap().len()));
+    g.bench_function("normalize_only", |b| {
+        b.iter(|| lenient_json::normalize(black_box(&fj)).unwrap().len())
+    });
     g.finish();
 }
 

@@ -7,7 +7,9 @@ use rocketmq_exporter::remoting::frame::{decode, DEFAULT_MAX_FRAME_LENGTH};
 
 fuzz_target!(|data: &[u8]| {
     // First byte picks a chunk size so partial reads (Incomplete) are exercised too.
-    let Some((&chunk, rest)) = data.split_first() else { return };
+    let Some((&chunk, rest)) = data.split_first() else {
+        return;
+    };
     let chunk = (chunk as usize % 64) + 1;
     let mut buf = BytesMut::new();
     for piece in rest.chunks(chunk) {

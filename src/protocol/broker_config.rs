@@ -20,7 +20,9 @@ impl BrokerConfig {
         let text = String::from_utf8_lossy(body);
         let mut entries = BTreeMap::new();
         for line in text.lines() {
-            let Some(sep) = line.find(['=', ':']) else { continue };
+            let Some(sep) = line.find(['=', ':']) else {
+                continue;
+            };
             let key = line[..sep].trim();
             if key.is_empty() || key.starts_with('#') || key.starts_with('!') {
                 continue;
@@ -65,7 +67,10 @@ mod tests {
 
     #[test]
     fn rocketmq_rust_colon_lines_and_crlf() {
-        let c = BrokerConfig::decode(b"brokerPermission:6\r\nbrokerRole:SLAVE\r\nnamesrvAddr:127.0.0.1:9876\r\n").unwrap();
+        let c = BrokerConfig::decode(
+            b"brokerPermission:6\r\nbrokerRole:SLAVE\r\nnamesrvAddr:127.0.0.1:9876\r\n",
+        )
+        .unwrap();
         assert_eq!(c.broker_permission(), Some(6));
         assert_eq!(c.broker_role(), Some("SLAVE"));
         assert_eq!(c.get("namesrvAddr"), Some("127.0.0.1:9876"));

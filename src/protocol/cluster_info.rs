@@ -44,7 +44,9 @@ impl BrokerData {
     }
 }
 
-fn cluster_table<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Vec<String>>, D::Error> {
+fn cluster_table<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, Vec<String>>, D::Error> {
     #[derive(Deserialize)]
     struct Names(#[serde(deserialize_with = "de::vec_skip_null")] Vec<String>);
     let m: BTreeMap<String, Names> = de::map_skip_null(d)?;
@@ -72,7 +74,10 @@ mod tests {
         assert_eq!(bd.master_addr(), Some("172.16.16.37:10911"));
         assert!(!bd.enable_acting_master);
         assert_eq!(bd.zone_name, None);
-        assert_eq!(ci.cluster_addr_table["37_cluster"], vec!["broker_37_master".to_string()]);
+        assert_eq!(
+            ci.cluster_addr_table["37_cluster"],
+            vec!["broker_37_master".to_string()]
+        );
     }
 
     #[test]
@@ -80,7 +85,10 @@ mod tests {
         // PROTOCOL.md §5.2, mxsm/rocketmq-rust cluster_info.rs fixture verbatim.
         let body = br#"{"brokerAddrTable":{"broker-a":{"brokerAddrs":{0:"127.0.0.1:10911"},"brokerName":"broker-a","cluster":"DefaultCluster","enableActingMaster":false}},"clusterAddrTable":{"DefaultCluster":["broker-a"]}}"#;
         let ci = ClusterInfo::decode(body).unwrap();
-        assert_eq!(ci.broker_addr_table["broker-a"].broker_addrs, BTreeMap::from([(0, "127.0.0.1:10911".to_string())]));
+        assert_eq!(
+            ci.broker_addr_table["broker-a"].broker_addrs,
+            BTreeMap::from([(0, "127.0.0.1:10911".to_string())])
+        );
         assert_eq!(ci.cluster_addr_table["DefaultCluster"], vec!["broker-a"]);
     }
 
@@ -107,18 +115,29 @@ mod tests {
         }"#;
         let ci = ClusterInfo::decode(body).unwrap();
         let a = &ci.broker_addr_table["broker-a"];
-        assert_eq!(a.broker_addrs, BTreeMap::from([(0, "127.0.0.1:10911".to_string())]));
+        assert_eq!(
+            a.broker_addrs,
+            BTreeMap::from([(0, "127.0.0.1:10911".to_string())])
+        );
         assert!(!a.enable_acting_master);
         assert_eq!(a.zone_name, None);
-        assert_eq!(ci.cluster_addr_table.get("DefaultCluster"), Some(&vec!["broker-a".to_string()]));
+        assert_eq!(
+            ci.cluster_addr_table.get("DefaultCluster"),
+            Some(&vec!["broker-a".to_string()])
+        );
         assert!(!ci.cluster_addr_table.contains_key("Empty"));
     }
 
     #[test]
     fn negative_and_large_ids() {
-        let body = br#"{"brokerAddrTable":{"b":{"brokerAddrs":{-1:"x:1",9223372036854775807:"y:2"}}}}"#;
+        let body =
+            br#"{"brokerAddrTable":{"b":{"brokerAddrs":{-1:"x:1",9223372036854775807:"y:2"}}}}"#;
         let ci = ClusterInfo::decode(body).unwrap();
-        let ids: Vec<i64> = ci.broker_addr_table["b"].broker_addrs.keys().copied().collect();
+        let ids: Vec<i64> = ci.broker_addr_table["b"]
+            .broker_addrs
+            .keys()
+            .copied()
+            .collect();
         assert_eq!(ids, vec![-1, i64::MAX]);
     }
 
@@ -126,7 +145,10 @@ mod tests {
     fn empty_object_and_garbage() {
         assert_eq!(ClusterInfo::decode(b"{}").unwrap(), ClusterInfo::default());
         assert!(ClusterInfo::decode(b"").is_err());
-        assert!(ClusterInfo::decode(b"{\"brokerAddrTable\":{\"b\":{\"brokerAddrs\":{abc:\"x\"}}}}").is_err());
+        assert!(ClusterInfo::decode(
+            b"{\"brokerAddrTable\":{\"b\":{\"brokerAddrs\":{abc:\"x\"}}}}"
+        )
+        .is_err());
         assert!(ClusterInfo::decode(b"[1,2]").is_err());
     }
 }

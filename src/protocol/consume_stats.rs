@@ -87,7 +87,9 @@ impl ConsumeStats {
 
     /// Java `computeTotalDiff()`: Σ(brokerOffset − consumerOffset).
     pub fn total_diff(&self) -> i64 {
-        self.offset_table.iter().fold(0i64, |acc, (_, o)| acc.saturating_add(o.diff()))
+        self.offset_table
+            .iter()
+            .fold(0i64, |acc, (_, o)| acc.saturating_add(o.diff()))
     }
 }
 
@@ -166,7 +168,9 @@ impl<'de> Deserialize<'de> for MqKey {
                 f.write_str("a MessageQueue object as a map key")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<MqKey, E> {
-                MessageQueue::from_key(v).map(MqKey).map_err(|e| E::custom(format!("bad MessageQueue key {v:?}: {e}")))
+                MessageQueue::from_key(v)
+                    .map(MqKey)
+                    .map_err(|e| E::custom(format!("bad MessageQueue key {v:?}: {e}")))
             }
         }
         d.deserialize_str(V)
@@ -216,7 +220,11 @@ mod tests {
     use super::*;
 
     fn mq(topic: &str, broker: &str, q: i32) -> MessageQueue {
-        MessageQueue { topic: topic.into(), broker_name: broker.into(), queue_id: q }
+        MessageQueue {
+            topic: topic.into(),
+            broker_name: broker.into(),
+            queue_id: q,
+        }
     }
 
     #[test]
@@ -228,7 +236,15 @@ mod tests {
         assert_eq!(cs.offset_table.len(), 1);
         let (q, o) = &cs.offset_table[0];
         assert_eq!(q, &mq("TopicTest", "broker-a", 1));
-        assert_eq!(o, &OffsetWrapper { broker_offset: 120, consumer_offset: 20, pull_offset: Some(80), last_timestamp: 1_700_000_000_000 });
+        assert_eq!(
+            o,
+            &OffsetWrapper {
+                broker_offset: 120,
+                consumer_offset: 20,
+                pull_offset: Some(80),
+                last_timestamp: 1_700_000_000_000
+            }
+        );
         assert_eq!(cs.total_diff(), 100);
     }
 
@@ -275,7 +291,12 @@ mod tests {
         assert_eq!(l.groups[0].1[0].offset_table[0].1.pull_offset, Some(95));
         assert_eq!(l.groups[0].1[1].offset_table[0].0.topic, "T2");
         assert_eq!(l.groups[1], ("g2".to_string(), vec![]));
-        let sum: i64 = l.groups.iter().flat_map(|(_, s)| s).map(ConsumeStats::total_diff).sum();
+        let sum: i64 = l
+            .groups
+            .iter()
+            .flat_map(|(_, s)| s)
+            .map(ConsumeStats::total_diff)
+            .sum();
         assert_eq!(Some(sum), l.total_diff);
     }
 
@@ -296,7 +317,9 @@ mod tests {
 
     #[test]
     fn bad_keys_and_refs_are_errors_not_silent_loss() {
-        assert!(ConsumeStats::decode(br#"{"offsetTable":{"not-a-queue":{"brokerOffset":1}}}"#).is_err());
+        assert!(
+            ConsumeStats::decode(br#"{"offsetTable":{"not-a-queue":{"brokerOffset":1}}}"#).is_err()
+        );
         assert!(ConsumeStats::decode(br#"{"offsetTable":{[1,2]:{"brokerOffset":1}}}"#).is_err());
         let r = ConsumeStats::decode(br#"{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t"}:{"$ref":"$.offsetTable[0]"}}}"#);
         assert!(matches!(r, Err(DecodeError::CircularRef { .. })), "{r:?}");
@@ -304,6 +327,10 @@ mod tests {
 
     #[test]
     fn key_object_itself_in_fastjson_form() {
-        assert_eq!(MessageQueue::from_key(r#"{"topic":"t","queueId":"7","brokerName":"b","x":{0:1}}"#).unwrap(), mq("t", "b", 7));
+        assert_eq!(
+            MessageQueue::from_key(r#"{"topic":"t","queueId":"7","brokerName":"b","x":{0:1}}"#)
+                .unwrap(),
+            mq("t", "b", 7)
+        );
     }
 }

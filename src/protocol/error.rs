@@ -9,14 +9,23 @@
 pub enum DecodeError {
     /// The body was not JSON we understand, even after the fastjson pre-pass.
     #[error("cannot decode {what}: {reason} near {excerpt}")]
-    Json { what: &'static str, reason: String, excerpt: String },
+    Json {
+        what: &'static str,
+        reason: String,
+        excerpt: String,
+    },
     /// The body of a text response was not UTF-8.
     #[error("cannot decode {what}: body is not UTF-8")]
     Utf8 { what: &'static str },
     /// The lenient pre-pass found broken structure (unterminated string, unbalanced brackets).
     /// `what` is empty when the caller was [`super::lenient_json::normalize`] itself.
     #[error("malformed JSON{}: {reason} at byte {offset} near {excerpt}", if what.is_empty() { String::new() } else { format!(" in {what}") })]
-    Malformed { what: &'static str, reason: &'static str, offset: usize, excerpt: String },
+    Malformed {
+        what: &'static str,
+        reason: &'static str,
+        offset: usize,
+        excerpt: String,
+    },
     /// fastjson's circular-reference marker `{"$ref":…}`: the real value is elsewhere in the graph,
     /// and reading the marker as a value would silently produce zeros, so refuse the body.
     #[error("cannot decode {what}: body contains a fastjson \"$ref\" back-reference")]
@@ -30,9 +39,17 @@ impl DecodeError {
     /// Attaches the decoded type's name to an error raised before it was known.
     pub(crate) fn with_what(self, name: &'static str) -> Self {
         match self {
-            DecodeError::Malformed { reason, offset, excerpt, .. } => {
-                DecodeError::Malformed { what: name, reason, offset, excerpt }
-            }
+            DecodeError::Malformed {
+                reason,
+                offset,
+                excerpt,
+                ..
+            } => DecodeError::Malformed {
+                what: name,
+                reason,
+                offset,
+                excerpt,
+            },
             other => other,
         }
     }
@@ -69,7 +86,12 @@ mod tests {
 
     #[test]
     fn with_what_names_malformed_errors() {
-        let e = DecodeError::Malformed { what: "", reason: "r", offset: 3, excerpt: "x".into() };
+        let e = DecodeError::Malformed {
+            what: "",
+            reason: "r",
+            offset: 3,
+            excerpt: "x".into(),
+        };
         let named = e.with_what("ClusterInfo");
         assert!(named.to_string().contains("in ClusterInfo"), "{named}");
     }

@@ -62,7 +62,9 @@ pub struct HaClientRuntimeInfo {
 impl HaConnectionRuntimeInfo {
     /// The IP part of `addr`, to match against a slave's registered address.
     pub fn ip(&self) -> &str {
-        self.addr.rsplit_once(':').map_or(self.addr.as_str(), |(ip, _)| ip)
+        self.addr
+            .rsplit_once(':')
+            .map_or(self.addr.as_str(), |(ip, _)| ip)
     }
 }
 
@@ -97,7 +99,10 @@ mod tests {
         let h = HaRuntimeInfo::decode(body).unwrap();
         assert!(!h.master);
         let c = h.ha_client_runtime_info.unwrap();
-        assert_eq!((c.max_offset, c.master_flush_offset, c.last_write_timestamp), (400, 500, 1_700_000_000_002));
+        assert_eq!(
+            (c.max_offset, c.master_flush_offset, c.last_write_timestamp),
+            (400, 500, 1_700_000_000_002)
+        );
         let h = HaRuntimeInfo::decode(br#"{"master":true,"haConnectionInfo":null,"haClientRuntimeInfo":null,"inSyncSlaveNums":null}"#).unwrap();
         assert!(h.ha_connection_info.is_empty() && h.ha_client_runtime_info.is_none());
     }

@@ -46,7 +46,11 @@ pub(crate) fn json_error(what: &'static str, text: &[u8], e: &serde_json::Error)
         return DecodeError::Utf8 { what };
     }
     let offset = line_col_to_offset(text, e.line(), e.column());
-    DecodeError::Json { what, reason: e.to_string(), excerpt: excerpt_at(text, offset) }
+    DecodeError::Json {
+        what,
+        reason: e.to_string(),
+        excerpt: excerpt_at(text, offset),
+    }
 }
 
 /// serde_json reports 1-based line and column; turn that back into a byte offset.
@@ -80,7 +84,9 @@ impl<'a> Writer<'a> {
     fn flush_to(&mut self, upto: usize) -> &mut Vec<u8> {
         let input = self.input;
         // Rewrites only add a few bytes per key, so a small slack avoids any regrowth.
-        let out = self.out.get_or_insert_with(|| Vec::with_capacity(input.len() + input.len() / 8 + 64));
+        let out = self
+            .out
+            .get_or_insert_with(|| Vec::with_capacity(input.len() + input.len() / 8 + 64));
         out.extend_from_slice(&input[self.copied..upto]);
         out
     }
@@ -103,6 +109,9 @@ impl<'a> Writer<'a> {
         let raw = &input[start..end];
         let mut run = 0;
         for (i, &b) in raw.iter().enumerate() {
+            if !NEEDS_ESCAPE[b as usize] {
+                continue;
+            }
             let esc: &[u8] = match b {
                 b'"' => b"\\\"",
                 b'\\' => b"\\\\",
@@ -115,7 +124,14 @@ impl<'a> Writer<'a> {
             out.extend_from_slice(&raw[run..i]);
             if esc.is_empty() {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(b >> 4) as usize],
+                    HEX[(b & 15) as usize],
+                ]);
             } else {
                 out.extend_from_slice(esc);
             }
@@ -138,8 +154,39 @@ impl<'a> Writer<'a> {
 }
 
 fn malformed(input: &[u8], offset: usize, reason: &'static str) -> DecodeError {
-    DecodeError::Malformed { what: "", reason, offset, excerpt: excerpt_at(input, offset) }
+    DecodeError::Malformed {
+        what: "",
+        reason,
+        offset,
+        excerpt: excerpt_at(input, offset),
+    }
 }
+
+/// Bytes the main loop must look at: brackets, quotes and commas. Everything else (numbers,
+/// literals, whitespace, `:`) is skipped in a tight loop.
+static STRUCTURAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'{' as usize] = true;
+    t[b'}' as usize] = true;
+    t[b'[' as usize] = true;
+    t[b']' as usize] = true;
+    t[b'"' as usize] = true;
+    t[b',' as usize] = true;
+    t
+};
+
+/// Bytes that must be escaped when raw key text is put inside a JSON string.
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
 
 /// Bytes that may make up a bare (unquoted) key: numbers, `null`, identifiers.
 #[inline]
@@ -168,7 +215,10 @@ fn find_quote_or_backslash(input: &[u8], mut from: usize) -> Option<usize> {
         }
         from += 8;
     }
-    input[from..].iter().position(|&b| b == b'"' || b == b'\\').map(|p| from + p)
+    input[from..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\')
+        .map(|p| from + p)
 }
 
 /// `start` is at an opening `"`; returns the index just past the closing `"`.
@@ -198,6 +248,7 @@ fn skip_composite(input: &[u8], start: usize) -> Result<usize, DecodeError> {
                 i = skip_string(input, i)?;
                 continue;
             }
+            b if !STRUCTURAL[b as usize] => {}
             b'{' | b'[' => depth += 1,
             b'}' | b']' => {
                 depth -= 1;
@@ -209,11 +260,19 @@ fn skip_composite(input: &[u8], start: usize) -> Result<usize, DecodeError> {
         }
         i += 1;
     }
-    Err(malformed(input, start, "unterminated object used as a map key"))
+    Err(malformed(
+        input,
+        start,
+        "unterminated object used as a map key",
+    ))
 }
 
 pub(crate) fn normalize_inner(input: &[u8]) -> Result<Normalized<'_>, DecodeError> {
-    let mut w = Writer { input, out: None, copied: 0 };
+    let mut w = Writer {
+        input,
+        out: None,
+        copied: 0,
+    };
     // Open containers, innermost last: true = object. One byte per level, so O(input) at worst.
     let mut stack: Vec<bool> = Vec::new();
     let mut saw_ref = false;
@@ -221,6 +280,14 @@ pub(crate) fn normalize_inner(input: &[u8]) -> Result<Normalized<'_>, DecodeErro
     let mut i = 0;
     let n = input.len();
     while i < n {
+        if !expect_key {
+            while i < n && !STRUCTURAL[input[i] as usize] {
+                i += 1;
+            }
+            if i == n {
+                break;
+            }
+        }
         let b = input[i];
         if expect_key {
             match b {
@@ -245,7 +312,10 @@ pub(crate) fn normalize_inner(input: &[u8]) -> Result<Normalized<'_>, DecodeErro
                     continue;
                 }
                 b if is_bare(b) => {
-                    let end = input[i..].iter().position(|&c| !is_bare(c)).map_or(n, |p| i + p);
+                    let end = input[i..]
+                        .iter()
+                        .position(|&c| !is_bare(c))
+                        .map_or(n, |p| i + p);
                     w.quote(i, end);
                     expect_key = false;
                     i = end;
@@ -268,7 +338,13 @@ pub(crate) fn normalize_inner(input: &[u8]) -> Result<Normalized<'_>, DecodeErro
             b'}' | b']' => match stack.pop() {
                 Some(is_obj) if is_obj == (b == b'}') => {}
                 Some(_) => return Err(malformed(input, i, "mismatched closing bracket")),
-                None => return Err(malformed(input, i, "closing bracket without an opening one")),
+                None => {
+                    return Err(malformed(
+                        input,
+                        i,
+                        "closing bracket without an opening one",
+                    ))
+                }
             },
             b',' => expect_key = stack.last() == Some(&true),
             _ => {}
@@ -276,9 +352,16 @@ pub(crate) fn normalize_inner(input: &[u8]) -> Result<Normalized<'_>, DecodeErro
         i += 1;
     }
     if !stack.is_empty() {
-        return Err(malformed(input, n, "unexpected end of input inside an object or array"));
+        return Err(malformed(
+            input,
+            n,
+            "unexpected end of input inside an object or array",
+        ));
     }
-    Ok(Normalized { out: w.finish(), saw_ref })
+    Ok(Normalized {
+        out: w.finish(),
+        saw_ref,
+    })
 }
 
 /// Tolerant field deserializers, for `#[serde(deserialize_with = "…")]`.
@@ -308,7 +391,9 @@ pub mod de {
         let s = s.trim();
         let v = match s.parse::<f64>() {
             Ok(v) => v,
-            Err(_) if s.contains(',') && !s.contains('.') => s.replace(',', ".").parse::<f64>().ok()?,
+            Err(_) if s.contains(',') && !s.contains('.') => {
+                s.replace(',', ".").parse::<f64>().ok()?
+            }
             Err(_) => return None,
         };
         v.is_finite().then_some(v)
@@ -335,7 +420,9 @@ pub mod de {
             if v.trim().is_empty() || v.trim() == "null" {
                 return Ok(None);
             }
-            parse_i64(v).map(Some).ok_or_else(|| E::invalid_value(de::Unexpected::Str(v), &self))
+            parse_i64(v)
+                .map(Some)
+                .ok_or_else(|| E::invalid_value(de::Unexpected::Str(v), &self))
         }
         fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
             Ok(Some(v as i64))
@@ -362,7 +449,9 @@ pub mod de {
 
     /// `int` field; out-of-range values saturate.
     pub fn i32<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
-        Ok(opt_i64(d)?.unwrap_or(0).clamp(i32::MIN as i64, i32::MAX as i64) as i32)
+        Ok(opt_i64(d)?
+            .unwrap_or(0)
+            .clamp(i32::MIN as i64, i32::MAX as i64) as i32)
     }
 
     struct OptF64;
@@ -418,7 +507,9 @@ pub mod de {
         fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
             match v.trim() {
                 s if s.eq_ignore_ascii_case("true") || s == "1" => Ok(true),
-                s if s.eq_ignore_ascii_case("false") || s == "0" || s.is_empty() || s == "null" => Ok(false),
+                s if s.eq_ignore_ascii_case("false") || s == "0" || s.is_empty() || s == "null" => {
+                    Ok(false)
+                }
                 _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
             }
         }
@@ -484,12 +575,16 @@ pub mod de {
     }
 
     /// Any nested value; `null` ⇒ its default.
-    pub fn or_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
+    pub fn or_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+        d: D,
+    ) -> Result<T, D::Error> {
         Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
     }
 
     /// A list; `null` list ⇒ empty, `null` elements dropped.
-    pub fn vec_skip_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    pub fn vec_skip_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Vec<T>, D::Error> {
         let items: Option<Vec<Option<T>>> = Deserialize::deserialize(d)?;
         Ok(items.unwrap_or_default().into_iter().flatten().collect())
     }
@@ -500,15 +595,23 @@ pub mod de {
         d: D,
     ) -> Result<BTreeMap<String, V>, D::Error> {
         let m: Option<BTreeMap<String, Option<V>>> = Deserialize::deserialize(d)?;
-        Ok(m.unwrap_or_default().into_iter().filter_map(|(k, v)| Some((k, v?))).collect())
+        Ok(m.unwrap_or_default()
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v?)))
+            .collect())
     }
 
     /// A string ⇒ string map whose values may arrive as numbers or booleans; `null`s dropped.
-    pub fn string_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    pub fn string_map<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, String>, D::Error> {
         #[derive(serde::Deserialize)]
         struct S(#[serde(deserialize_with = "opt_string")] Option<String>);
         let m: Option<BTreeMap<String, S>> = Deserialize::deserialize(d)?;
-        Ok(m.unwrap_or_default().into_iter().filter_map(|(k, S(v))| Some((k, v?))).collect())
+        Ok(m.unwrap_or_default()
+            .into_iter()
+            .filter_map(|(k, S(v))| Some((k, v?)))
+            .collect())
     }
 
     /// `Map<Long, String>` such as `brokerAddrs`: keys arrive quoted by the pre-pass (or by
@@ -526,8 +629,9 @@ pub mod de {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut out = BTreeMap::new();
                 while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    let id = parse_i64(&k)
-                        .ok_or_else(|| de::Error::invalid_value(de::Unexpected::Str(&k), &"a numeric broker id"))?;
+                    let id = parse_i64(&k).ok_or_else(|| {
+                        de::Error::invalid_value(de::Unexpected::Str(&k), &"a numeric broker id")
+                    })?;
                     let v: Option<String> = map.next_value_seed(StrSeed)?;
                     if let Some(v) = v {
                         out.insert(id, v);
@@ -580,9 +684,15 @@ mod tests {
     #[test]
     fn bare_numeric_keys_are_quoted() {
         assert_eq!(norm(r#"{0:"a:1",1:"b"}"#), r#"{"0":"a:1","1":"b"}"#);
-        assert_eq!(norm(r#"{-1:"neg", -20 : "x"}"#), r#"{"-1":"neg", "-20" : "x"}"#);
+        assert_eq!(
+            norm(r#"{-1:"neg", -20 : "x"}"#),
+            r#"{"-1":"neg", "-20" : "x"}"#
+        );
         assert_eq!(norm("{\n\t0: \"x\"\n}"), "{\n\t\"0\": \"x\"\n}");
-        assert_eq!(norm(r#"{"m":{9223372036854775807:1}}"#), r#"{"m":{"9223372036854775807":1}}"#);
+        assert_eq!(
+            norm(r#"{"m":{9223372036854775807:1}}"#),
+            r#"{"m":{"9223372036854775807":1}}"#
+        );
         // Values that look like keys are left alone.
         assert_eq!(norm(r#"{"a":[0,1,{2:3}]}"#), r#"{"a":[0,1,{"2":3}]}"#);
         assert_eq!(norm(r#"{null:1,true:2}"#), r#"{"null":1,"true":2}"#);
@@ -591,7 +701,10 @@ mod tests {
     #[test]
     fn object_and_array_keys_become_strings() {
         let got = norm(r#"{{"brokerName":"b","queueId":0,"topic":"t"}:5}"#);
-        assert_eq!(got, r#"{"{\"brokerName\":\"b\",\"queueId\":0,\"topic\":\"t\"}":5}"#);
+        assert_eq!(
+            got,
+            r#"{"{\"brokerName\":\"b\",\"queueId\":0,\"topic\":\"t\"}":5}"#
+        );
         let v: serde_json::Value = serde_json::from_str(&got).unwrap();
         let key = v.as_object().unwrap().keys().next().unwrap().clone();
         assert_eq!(key, r#"{"brokerName":"b","queueId":0,"topic":"t"}"#);
@@ -607,7 +720,10 @@ mod tests {
     #[test]
     fn whitespace_around_rewritten_keys() {
         let got = norm("{ \n {\"brokerName\" : \"b\"} \n : 1,\r\n\t-7 :2}");
-        assert_eq!(got, "{ \n \"{\\\"brokerName\\\" : \\\"b\\\"}\" \n : 1,\r\n\t\"-7\" :2}");
+        assert_eq!(
+            got,
+            "{ \n \"{\\\"brokerName\\\" : \\\"b\\\"}\" \n : 1,\r\n\t\"-7\" :2}"
+        );
         let v: serde_json::Value = serde_json::from_str(&got).unwrap();
         assert_eq!(v["-7"], 2);
         assert_eq!(v[r#"{"brokerName" : "b"}"#], 1);
@@ -634,11 +750,22 @@ mod tests {
 
     #[test]
     fn broken_structure_is_an_error() {
-        for s in ["{\"a", "{{\"a\":1", "{\"a\":[1,2}", "]", "{\"a\":1}}", "[{", "{{\"x\":\"}"] {
+        for s in [
+            "{\"a",
+            "{{\"a\":1",
+            "{\"a\":[1,2}",
+            "]",
+            "{\"a\":1}}",
+            "[{",
+            "{{\"x\":\"}",
+        ] {
             assert!(normalize(s.as_bytes()).is_err(), "{s}");
         }
         let e = normalize(b"{\"a\":\"unterminated").unwrap_err();
-        assert!(matches!(e, DecodeError::Malformed { offset: 5, .. }), "{e:?}");
+        assert!(
+            matches!(e, DecodeError::Malformed { offset: 5, .. }),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -663,7 +790,11 @@ mod tests {
                     if pos > 0 {
                         v[pos - 1] = 0xE2;
                     }
-                    assert_eq!(find_quote_or_backslash(&v, 0), Some(pos), "len={len} pos={pos}");
+                    assert_eq!(
+                        find_quote_or_backslash(&v, 0),
+                        Some(pos),
+                        "len={len} pos={pos}"
+                    );
                 }
             }
             assert_eq!(find_quote_or_backslash(&vec![0xA2; len], 0), None);
@@ -686,7 +817,8 @@ mod tests {
             let _ = normalize(&v);
             let _ = from_slice::<serde_json::Value>("garbage", &v);
         }
-        let body = br#"{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t"}:{"a":1}},"x":{0:"y"}}"#;
+        let body =
+            br#"{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t"}:{"a":1}},"x":{0:"y"}}"#;
         for cut in 0..body.len() {
             let _ = normalize(&body[..cut]);
         }
@@ -703,12 +835,18 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(from_slice::<serde_json::Value>("X", b"  "), Err(DecodeError::Empty { what: "X" })));
+        assert!(matches!(
+            from_slice::<serde_json::Value>("X", b"  "),
+            Err(DecodeError::Empty { what: "X" })
+        ));
         assert!(matches!(
             from_slice::<serde_json::Value>("X", b"{\"a\":{\"$ref\":\"$.b\"}}"),
             Err(DecodeError::CircularRef { what: "X" })
         ));
-        assert!(matches!(from_slice::<serde_json::Value>("X", b"{\"a\":\"\xff\"}"), Err(DecodeError::Utf8 { .. })));
+        assert!(matches!(
+            from_slice::<serde_json::Value>("X", b"{\"a\":\"\xff\"}"),
+            Err(DecodeError::Utf8 { .. })
+        ));
         assert!(matches!(
             from_slice::<serde_json::Value>("X", b"{\"a\":[}"),
             Err(DecodeError::Malformed { what: "X", .. })

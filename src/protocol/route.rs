@@ -63,7 +63,15 @@ mod tests {
         assert_eq!(r.broker_datas[0].master_addr(), Some("172.168.0.104:10911"));
         assert_eq!(r.broker_datas[0].cluster, "DefaultCluster");
         let q = &r.queue_datas[0];
-        assert_eq!((q.perm, q.read_queue_nums, q.write_queue_nums, q.topic_sys_flag), (6, 4, 4, 0));
+        assert_eq!(
+            (
+                q.perm,
+                q.read_queue_nums,
+                q.write_queue_nums,
+                q.topic_sys_flag
+            ),
+            (6, 4, 4, 0)
+        );
         assert!(q.is_writeable());
         assert_eq!(r.order_topic_conf, None);
     }

@@ -25,7 +25,11 @@ impl TpsTriple {
     /// `None` when no slot holds a number.
     pub fn parse(s: &str) -> Option<Self> {
         let mut it = s.split(' ').map(de::parse_f64);
-        let t = TpsTriple { w10: it.next().flatten(), w60: it.next().flatten(), w600: it.next().flatten() };
+        let t = TpsTriple {
+            w10: it.next().flatten(),
+            w60: it.next().flatten(),
+            w600: it.next().flatten(),
+        };
         (t.w10.is_some() || t.w60.is_some() || t.w600.is_some()).then_some(t)
     }
 }
@@ -117,7 +121,9 @@ struct KvTable {
 /// comma), SI `"1.5 kB"`, or a bare number of bytes. Rounds to whole bytes.
 pub fn parse_human_bytes(s: &str) -> Option<i64> {
     let s = s.trim();
-    let split = s.find(|c: char| c.is_ascii_alphabetic() && c != 'E' && c != 'e').unwrap_or(s.len());
+    let split = s
+        .find(|c: char| c.is_ascii_alphabetic() && c != 'E' && c != 'e')
+        .unwrap_or(s.len());
     let (num, unit) = (s[..split].trim(), s[split..].trim());
     let v = de::parse_f64(num)?;
     let mult: f64 = match unit {
@@ -178,7 +184,12 @@ impl RuntimeInfo {
     }
 
     pub fn from_table(table: BTreeMap<String, String>) -> Self {
-        let s = |k: &str| table.get(k).map(|v| v.trim()).filter(|v| !v.is_empty() && *v != "null");
+        let s = |k: &str| {
+            table
+                .get(k)
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty() && *v != "null")
+        };
         let int = |k: &str| s(k).and_then(de::parse_i64);
         let float = |k: &str| s(k).and_then(de::parse_f64);
         let tps = |k: &str| s(k).and_then(TpsTriple::parse);
@@ -188,7 +199,11 @@ impl RuntimeInfo {
         let schedule_message_offsets = table
             .iter()
             .filter_map(|(k, v)| {
-                let level = k.strip_prefix("scheduleMessageOffset_")?.trim().parse::<i32>().ok()?;
+                let level = k
+                    .strip_prefix("scheduleMessageOffset_")?
+                    .trim()
+                    .parse::<i32>()
+                    .ok()?;
                 let (d, m) = v.split_once(',')?;
                 Some((level, (de::parse_i64(d)?, de::parse_i64(m)?)))
             })
@@ -244,7 +259,8 @@ impl RuntimeInfo {
             put_message_size_total: int("putMessageSizeTotal"),
             put_message_failed_times: int("putMessageFailedTimes"),
             put_message_average_size: float("putMessageAverageSize"),
-            put_message_distribute_time: s("putMessageDistributeTime").and_then(parse_distribute_time),
+            put_message_distribute_time: s("putMessageDistributeTime")
+                .and_then(parse_distribute_time),
             start_accept_send_request_timestamp_ms: int("startAcceptSendRequestTimeStamp"),
             runtime: text("runtime"),
             raw: table,
@@ -259,7 +275,9 @@ impl RuntimeInfo {
         let schedule = (!self.schedule_message_offsets.is_empty()).then(|| {
             self.schedule_message_offsets
                 .values()
-                .fold(0i64, |acc, &(delivered, max)| acc.saturating_add(max.saturating_sub(delivered).max(0)))
+                .fold(0i64, |acc, &(delivered, max)| {
+                    acc.saturating_add(max.saturating_sub(delivered).max(0))
+                })
         });
         let timer = match (self.timer_congest_num, self.timer_offset_behind) {
             (None, None) => None,
@@ -277,18 +295,48 @@ mod tests {
     use super::*;
 
     fn table(pairs: &[(&str, &str)]) -> RuntimeInfo {
-        RuntimeInfo::from_table(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        RuntimeInfo::from_table(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     #[test]
     fn tps_triples() {
-        assert_eq!(TpsTriple::parse("3.2  "), Some(TpsTriple { w10: Some(3.2), w60: None, w600: None }));
+        assert_eq!(
+            TpsTriple::parse("3.2  "),
+            Some(TpsTriple {
+                w10: Some(3.2),
+                w60: None,
+                w600: None
+            })
+        );
         assert_eq!(
             TpsTriple::parse("1.0E-4 0.5 12"),
-            Some(TpsTriple { w10: Some(1.0e-4), w60: Some(0.5), w600: Some(12.0) })
+            Some(TpsTriple {
+                w10: Some(1.0e-4),
+                w60: Some(0.5),
+                w600: Some(12.0)
+            })
         );
-        assert_eq!(TpsTriple::parse("NaN Infinity 2.0"), Some(TpsTriple { w10: None, w60: None, w600: Some(2.0) }));
-        assert_eq!(TpsTriple::parse(" 4.0 "), Some(TpsTriple { w10: None, w60: Some(4.0), w600: None }));
+        assert_eq!(
+            TpsTriple::parse("NaN Infinity 2.0"),
+            Some(TpsTriple {
+                w10: None,
+                w60: None,
+                w600: Some(2.0)
+            })
+        );
+        assert_eq!(
+            TpsTriple::parse(" 4.0 "),
+            Some(TpsTriple {
+                w10: None,
+                w60: Some(4.0),
+                w600: None
+            })
+        );
         assert_eq!(TpsTriple::parse("  "), None);
         assert_eq!(TpsTriple::parse(""), None);
     }
@@ -315,9 +363,18 @@ mod tests {
 
     #[test]
     fn dir_capacity() {
-        assert_eq!(parse_dir_capacity("Total : 100.0 GiB, Free : 50.0 GiB."), Some((100 << 30, 50 << 30)));
-        assert_eq!(parse_dir_capacity("Total : 1,5 TiB, Free : 0,5 TiB."), Some((3 << 39, 1 << 39)));
-        assert_eq!(parse_dir_capacity("Total : 12 B, Free : 0 B."), Some((12, 0)));
+        assert_eq!(
+            parse_dir_capacity("Total : 100.0 GiB, Free : 50.0 GiB."),
+            Some((100 << 30, 50 << 30))
+        );
+        assert_eq!(
+            parse_dir_capacity("Total : 1,5 TiB, Free : 0,5 TiB."),
+            Some((3 << 39, 1 << 39))
+        );
+        assert_eq!(
+            parse_dir_capacity("Total : 12 B, Free : 0 B."),
+            Some((12, 0))
+        );
         assert_eq!(parse_dir_capacity("garbage"), None);
     }
 
@@ -330,7 +387,14 @@ mod tests {
         assert_eq!(r.commit_log_max_offset, Some(i64::MAX));
         assert_eq!(r.earliest_message_timestamp_ms, None);
         assert_eq!(r.get_transferred_tps.unwrap().w10, Some(7.5));
-        assert_eq!(r.get_miss_tps, Some(TpsTriple { w10: Some(3.2), w60: None, w600: None }));
+        assert_eq!(
+            r.get_miss_tps,
+            Some(TpsTriple {
+                w10: Some(3.2),
+                w60: None,
+                w600: None
+            })
+        );
         assert_eq!(r.put_tps.unwrap().w10, Some(1.0e-4));
         assert_eq!(r.put_latency_99, Some(1.25));
         assert_eq!(r.put_latency_999, Some(2.0));
@@ -340,12 +404,18 @@ mod tests {
         assert_eq!(r.send_thread_pool_queue_size, Some(3));
         assert_eq!(r.send_thread_pool_queue_head_wait_ms, Some(15));
         assert_eq!(r.broker_active, None);
-        assert_eq!(r.schedule_message_offsets, BTreeMap::from([(1, (10, 12)), (2, (7, 5))]));
+        assert_eq!(
+            r.schedule_message_offsets,
+            BTreeMap::from([(1, (10, 12)), (2, (7, 5))])
+        );
         // Level 2 has delivered past max (never negative); no timer keys on 4.9.
         assert_eq!(r.scheduled_pending(), Some(2));
         assert_eq!(r.msg_put_total_today_morning, Some(150));
         assert_eq!(r.raw["remainTransientStoreBufferNumbs"], "2147483647");
-        assert_eq!(r.runtime.as_deref(), Some("[ 1,234 days, 1 hours, 2 minutes, 3 seconds ]"));
+        assert_eq!(
+            r.runtime.as_deref(),
+            Some("[ 1,234 days, 1 hours, 2 minutes, 3 seconds ]")
+        );
     }
 
     #[test]
@@ -360,10 +430,17 @@ mod tests {
             ("timerEnqueueTps", "0.0"),
             ("earliestMessageTimeStamp", "1700000000000"),
             ("remainHowManyDataToFlush", "1,5 GiB"),
-            ("putMessageDistributeTime", "[<=0ms]:3 [0~10ms]:5 [10~50ms]:0 [10s~]:1 "),
+            (
+                "putMessageDistributeTime",
+                "[<=0ms]:3 [0~10ms]:5 [10~50ms]:0 [10s~]:1 ",
+            ),
             ("brokerVersion", "479"),
         ]);
-        assert_eq!(r.get_transferred_tps.unwrap().w600, Some(3.0), "5.x key wins");
+        assert_eq!(
+            r.get_transferred_tps.unwrap().w600,
+            Some(3.0),
+            "5.x key wins"
+        );
         assert_eq!(r.broker_active, Some(true));
         assert_eq!(r.scheduled_pending(), Some(42));
         assert_eq!(r.timer_read_behind, Some(0));
@@ -378,11 +455,24 @@ mod tests {
 
     #[test]
     fn scheduled_pending_combines_both_kinds() {
-        let r = table(&[("scheduleMessageOffset_3", "5,10"), ("timerCongestNum", "7")]);
+        let r = table(&[
+            ("scheduleMessageOffset_3", "5,10"),
+            ("timerCongestNum", "7"),
+        ]);
         assert_eq!(r.scheduled_pending(), Some(12));
         assert_eq!(table(&[("putTps", "1 1 1")]).scheduled_pending(), None);
-        assert_eq!(table(&[("scheduleMessageOffset_1", "5,5")]).scheduled_pending(), Some(0));
-        assert_eq!(table(&[("scheduleMessageOffset_x", "5,9"), ("scheduleMessageOffset_2", "bad")]).scheduled_pending(), None);
+        assert_eq!(
+            table(&[("scheduleMessageOffset_1", "5,5")]).scheduled_pending(),
+            Some(0)
+        );
+        assert_eq!(
+            table(&[
+                ("scheduleMessageOffset_x", "5,9"),
+                ("scheduleMessageOffset_2", "bad")
+            ])
+            .scheduled_pending(),
+            None
+        );
     }
 
     #[test]

@@ -71,7 +71,14 @@ mod tests {
         let t = &w.topic_config_table["TopicTest"];
         assert_eq!((t.read_queue_nums, t.write_queue_nums, t.perm), (4, 4, 6));
         assert_eq!(t.topic_filter_type.as_deref(), Some("SINGLE_TAG"));
-        assert_eq!(w.data_version, Some(DataVersion { counter: 12, timestamp: 1_700_000_000_000, state_version: None }));
+        assert_eq!(
+            w.data_version,
+            Some(DataVersion {
+                counter: 12,
+                timestamp: 1_700_000_000_000,
+                state_version: None
+            })
+        );
     }
 
     #[test]

@@ -35,7 +35,9 @@ impl TopicStatsTable {
 
     /// Messages currently stored in the topic: Σ(maxOffset − minOffset).
     pub fn total_messages(&self) -> i64 {
-        self.offset_table.iter().fold(0i64, |a, (_, o)| a.saturating_add(o.max_offset.saturating_sub(o.min_offset)))
+        self.offset_table.iter().fold(0i64, |a, (_, o)| {
+            a.saturating_add(o.max_offset.saturating_sub(o.min_offset))
+        })
     }
 }
 
@@ -50,7 +52,14 @@ mod tests {
         let body = br#"{"offsetTable":{{"brokerName":"rocketmq-broker-a","queueId":2,"topic":"test"}:{"lastUpdateTimestamp":0,"maxOffset":0,"minOffset":0},{"brokerName":"rocketmq-broker-a","queueId":3,"topic":"test"}:{"lastUpdateTimestamp":0,"maxOffset":0,"minOffset":0}}}"#;
         let t = TopicStatsTable::decode(body).unwrap();
         assert_eq!(t.offset_table.len(), 2);
-        assert_eq!(t.offset_table[0].0, MessageQueue { topic: "test".into(), broker_name: "rocketmq-broker-a".into(), queue_id: 2 });
+        assert_eq!(
+            t.offset_table[0].0,
+            MessageQueue {
+                topic: "test".into(),
+                broker_name: "rocketmq-broker-a".into(),
+                queue_id: 2
+            }
+        );
         assert_eq!(t.offset_table[1].0.queue_id, 3);
         assert_eq!(t.offset_table[1].1, TopicOffset::default());
         assert_eq!(t.topic_put_tps, None);
@@ -71,7 +80,14 @@ mod tests {
         let body = br#"{"offsetTable":{"{\"topic\":\"t\",\"brokerName\":\"a\",\"queueId\":1}":{"minOffset":2,"maxOffset":9,"lastUpdateTimestamp":null}},"topicPutTps":null}"#;
         let t = TopicStatsTable::decode(body).unwrap();
         assert_eq!(t.offset_table[0].0.queue_id, 1);
-        assert_eq!(t.offset_table[0].1, TopicOffset { min_offset: 2, max_offset: 9, last_update_timestamp: 0 });
+        assert_eq!(
+            t.offset_table[0].1,
+            TopicOffset {
+                min_offset: 2,
+                max_offset: 9,
+                last_update_timestamp: 0
+            }
+        );
         assert_eq!(t.total_messages(), 7);
     }
 
@@ -89,6 +105,9 @@ mod tests {
         assert_eq!(r.offset_table.len(), 4);
         assert_eq!(r.offset_table[0].1, 11110);
         assert_eq!(r.offset_table[3].0.queue_id, 3);
-        assert!(r.offset_table.iter().all(|(q, _)| q.topic == "topicB" && q.broker_name == "RaftNode00"));
+        assert!(r
+            .offset_table
+            .iter()
+            .all(|(q, _)| q.topic == "topicB" && q.broker_name == "RaftNode00"));
     }
 }
