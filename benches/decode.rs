@@ -83,10 +83,11 @@ struct StdOffsets {
     last_timestamp: i64,
 }
 
+/// Decoded in full (that is the work measured), never read afterwards.
 #[derive(Deserialize)]
+#[allow(dead_code)]
 struct StdEntry {
     mq: StdMq,
-    #[allow(dead_code)]
     offsets: StdOffsets,
 }
 

@@ -35,13 +35,7 @@ fn every_admin_call_decodes_the_real_peer() {
     };
     let namesrv = cluster.namesrv_addr();
     let broker = cluster.broker_addr();
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        cluster.run(|| scenario(&namesrv, &broker));
-    }));
-    if let Err(panic) = result {
-        eprintln!("{}", cluster.log_tails());
-        std::panic::resume_unwind(panic);
-    }
+    cluster.run_or_dump(|| cluster.run(|| scenario(&namesrv, &broker)));
 }
 
 /// Creates DrainTopic/DrainGroup, sends `MESSAGES` round-robin and commits `COMMITTED`.

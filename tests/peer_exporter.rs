@@ -60,24 +60,7 @@ async fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     let buf = tokio::time::timeout(Duration::from_secs(10), fut)
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "HTTP GET timed out"))??;
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status: u16 = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
-    Ok((status, body))
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        out.push_str(&rest[..n.min(rest.len())]);
-        s = rest.get(n + 2..).unwrap_or("");
-    }
-    out
+    Ok(harness::parse_http_response(&buf))
 }
 
 async fn scrape() -> Exposition {

@@ -37,13 +37,7 @@ fn real_peer_traffic_offsets_and_drain_permission() {
     };
     let namesrv = cluster.namesrv_addr();
     let broker = cluster.broker_addr();
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        cluster.run(|| scenario(&namesrv, &broker));
-    }));
-    if let Err(panic) = result {
-        eprintln!("{}", cluster.log_tails());
-        std::panic::resume_unwind(panic);
-    }
+    cluster.run_or_dump(|| cluster.run(|| scenario(&namesrv, &broker)));
 }
 
 async fn scenario(namesrv: &str, broker: &str) {

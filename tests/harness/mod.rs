@@ -101,11 +101,16 @@ pub fn try_http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)?;
-    let text = String::from_utf8_lossy(&buf).into_owned();
+    Ok(parse_http_response(&buf))
+}
+
+/// Status and (de-chunked) body of a whole HTTP/1.1 response.
+pub fn parse_http_response(buf: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(buf).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status: u16 = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
     let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
-    Ok((status, body))
+    (status, body)
 }
 
 fn dechunk(mut s: &str) -> String {

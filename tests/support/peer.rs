@@ -206,6 +206,15 @@ impl PeerCluster {
     /// Runs `f` on a dedicated thread that has joined the cluster's network namespace, under a
     /// current-thread tokio runtime. Threads that runtime spawns inherit the namespace. A panic
     /// inside `f` is re-raised here so assertions behave as usual.
+    /// Runs `body`, and when it panics prints the peer's log tails before re-raising, so a
+    /// failing peer test says what the peer was doing.
+    pub fn run_or_dump(&self, body: impl FnOnce()) {
+        if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+            eprintln!("{}", self.log_tails());
+            std::panic::resume_unwind(panic);
+        }
+    }
+
     pub fn run<C, F>(&self, f: C) -> F::Output
     where
         C: FnOnce() -> F + Send,
