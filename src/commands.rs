@@ -143,7 +143,7 @@ pub async fn restore(args: &MutateArgs) -> anyhow::Result<i32> {
         return Ok(EXIT_ERROR);
     };
     let addr = master.addr.clone();
-    let before = master.runtime.as_ref().and_then(|r| r.msg_put_total_today_now);
+    let before = user_offsets(master);
     confirm(&format!("Set brokerPermission=6 (read-write) on {} at {addr}?", args.broker), args.yes)?;
     c.admin()
         .update_broker_config(&addr, &[("brokerPermission", "6")], args.conn.collect_timeout)
@@ -156,9 +156,9 @@ pub async fn restore(args: &MutateArgs) -> anyhow::Result<i32> {
         let m = find_master(&snap, &args.broker);
         let perm_ok = m.and_then(|m| m.permission).is_some_and(|p| p & 2 != 0);
         let routes_ok = route_writable_everywhere(&c, &snap, &args.broker).await;
-        let now = m.and_then(|m| m.runtime.as_ref()).and_then(|r| r.msg_put_total_today_now);
-        let put_tps = m.and_then(|m| m.runtime.as_ref()).and_then(|r| r.put_tps).unwrap_or(0.0);
-        let traffic = put_tps > 0.0 || matches!((before, now), (Some(b), Some(n)) if n > b);
+        // InTPS alone proves nothing: the retry trickle keeps it above 0 on a drained broker.
+        // Traffic is back when user-topic offsets move again.
+        let traffic = matches!((before, m.and_then(user_offsets)), (Some(b), Some(n)) if n > b);
         println!(
             "{}: permission {} routes {} traffic {}",
             args.broker,
@@ -175,6 +175,18 @@ pub async fn restore(args: &MutateArgs) -> anyhow::Result<i32> {
         }
         tokio::time::sleep(args.collect_interval).await;
     }
+}
+
+/// Σ of user-topic queue max offsets on a master (None when its consume stats are unknown).
+fn user_offsets(master: &BrokerNode) -> Option<i64> {
+    use crate::snapshot::{topic_kind, TopicKind};
+    let rows = master.consume.as_ref()?;
+    let mut max: std::collections::BTreeMap<(&str, i32), i64> = Default::default();
+    for r in rows.iter().filter(|r| topic_kind(&r.topic) == TopicKind::User) {
+        let e = max.entry((r.topic.as_str(), r.queue_id)).or_insert(0);
+        *e = (*e).max(r.broker_offset);
+    }
+    Some(max.values().sum())
 }
 
 async fn route_writable_everywhere(c: &Collector, snap: &Snapshot, broker: &str) -> bool {
