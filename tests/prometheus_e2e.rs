@@ -78,19 +78,37 @@ struct Proc {
     child: Child,
     port: u16,
     log: PathBuf,
+    bin: PathBuf,
+    args: Vec<String>,
 }
 
 impl Proc {
     fn spawn(name: &'static str, bin: &Path, port: u16, args: &[String], log: PathBuf) -> Proc {
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(bin)
+        let child = Self::start(bin, args, &log);
+        Proc { name, child, port, log, bin: bin.to_path_buf(), args: args.to_vec() }
+    }
+
+    fn start(bin: &Path, args: &[String], log: &Path) -> Child {
+        let out = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        Command::new(bin)
             .args(args)
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
-        Proc { name, child, port, log }
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()))
+    }
+
+    /// SIGKILL: a crash, nothing is flushed or cleaned up.
+    fn crash(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the same command again (same port, same data directory), logging to the same file.
+    fn restart(&mut self) {
+        self.crash();
+        self.child = Self::start(&self.bin, &self.args, &self.log);
     }
 
     fn log_tail(&self) -> String {
@@ -412,7 +430,8 @@ fn drained_broker_alert_fires_through_prometheus_and_alertmanager() {
     let sim = Sim::start(Scenario::runbook_at(T1_SECS as f64, 1.0e7));
     let start_ms = sim.cluster.now_ms();
     sim.advance(8); // fill the TPS windows
-    let ex = Exporter::serve(&["--namesrv.addr", &sim.ns(), "--collect.interval", "1s", "--drain.window", "3s"]);
+    let ns = sim.ns();
+    let ex = Exporter::serve(&exporter_args(&ns));
 
     let hook = Webhook::start();
     let am_port = free_port();
@@ -473,7 +492,7 @@ fn drained_broker_alert_fires_through_prometheus_and_alertmanager() {
     std::thread::scope(|s| {
         let clock_thread = s.spawn(|| run_clock(&sim, &clock, start_ms));
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            drain_phases(&sim, start_ms, &clock, &prom, &am, &hook, ex)
+            drain_phases(&sim, start_ms, &clock, &mut prom, &am, &hook, ex)
         }));
         clock.stop.store(true, Ordering::SeqCst);
         let _ = clock_thread.join();
@@ -486,13 +505,52 @@ fn drained_broker_alert_fires_through_prometheus_and_alertmanager() {
     assert!(took < Duration::from_secs(90), "test took {took:?}");
 }
 
-fn drain_phases(sim: &Sim, start_ms: i64, clock: &Clock, prom: &Proc, am: &Proc, hook: &Webhook, mut ex: Exporter) {
+fn exporter_args(ns: &str) -> [&str; 6] {
+    ["--namesrv.addr", ns, "--collect.interval", "1s", "--drain.window", "3s"]
+}
+
+/// Failure context: the tails of every log.
+fn ctx(prom: &Proc, am: &Proc, ex_log: &Path, what: &str) -> String {
+    let exporter = std::fs::read_to_string(ex_log).unwrap_or_default();
+    let tail: Vec<&str> = exporter.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect();
+    format!(
+        "{what}\n--- prometheus:\n{}\n--- alertmanager:\n{}\n--- exporter:\n{}",
+        prom.log_tail(),
+        am.log_tail(),
+        tail.join("\n")
+    )
+}
+
+/// Polls the Prometheus alerts API until `ALERT` fires for broker-b; every active `ALERT` must
+/// be broker-b's. Returns when pending was first seen (if it was) and when firing was.
+fn until_firing(prom: &Proc, within: Duration, mut on_pending: impl FnMut()) -> Result<(Option<Instant>, Instant), Vec<ActiveAlert>> {
     let b = [("broker", "broker-b"), ("broker_id", "0")];
+    let deadline = Instant::now() + within;
+    let mut pending_at = None::<Instant>;
+    loop {
+        let alerts = active_alerts(prom, ALERT);
+        for a in &alerts {
+            assert!(has_labels(a, &b), "{ALERT} for another broker: {a:?}");
+            match a.state.as_str() {
+                "pending" => {
+                    if pending_at.is_none() {
+                        on_pending();
+                        pending_at = Some(Instant::now());
+                    }
+                }
+                "firing" => return Ok((pending_at, Instant::now())),
+                s => panic!("unexpected state {s}"),
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(alerts);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn drain_phases(sim: &Sim, start_ms: i64, clock: &Clock, prom: &mut Proc, am: &Proc, hook: &Webhook, mut ex: Exporter) {
     let ex_log = ex.log.clone();
-    let ctx = |what: &str| {
-        let exporter = std::fs::read_to_string(&ex_log).unwrap_or_default();
-        format!("{what}\n--- prometheus:\n{}\n--- alertmanager:\n{}\n--- exporter:\n{exporter}", prom.log_tail(), am.log_tail())
-    };
 
     // Phase 1, before T1 (1x speed, held below T1): Prometheus evaluates the rule with every guard
     // satisfied for broker-b and only drain_ready = 0; the alert must stay absent for longer
@@ -507,6 +565,7 @@ fn drain_phases(sim: &Sim, start_ms: i64, clock: &Clock, prom: &Proc, am: &Proc,
     loop {
         let alerts = active_alerts(prom, ALERT);
         assert!(alerts.is_empty(), "{ALERT} active before T1 (sim {}s): {alerts:?}", sim.now_secs(start_ms));
+        assert!(notified(hook).is_empty(), "webhook notified before T1: {:?}", hook.payloads());
         let ready = query(prom, "rocketmq_broker_drain_ready{broker=\"broker-b\",broker_id=\"0\"}");
         let guarded = query(prom, &guards);
         if ready.len() == 1 && ready[0].1 == 0.0 && guarded.len() == 1 {
@@ -517,7 +576,7 @@ fn drain_phases(sim: &Sim, start_ms: i64, clock: &Clock, prom: &Proc, am: &Proc,
         } else {
             quiet_since = None;
         }
-        assert!(Instant::now() < deadline, "{}", ctx(&format!("before T1: drain_ready {ready:?}, guards {guarded:?}")));
+        assert!(Instant::now() < deadline, "{}", ctx(prom, am, &ex_log, &format!("before T1: drain_ready {ready:?}, guards {guarded:?}")));
         std::thread::sleep(Duration::from_millis(500));
     }
     let now = sim.now_secs(start_ms);
@@ -540,28 +599,15 @@ fn drain_phases(sim: &Sim, start_ms: i64, clock: &Clock, prom: &Proc, am: &Proc,
     clock.max_secs.store(0, Ordering::SeqCst);
     clock.period_ms.store(100, Ordering::SeqCst);
     let t_fast = Instant::now();
-    let deadline = t_fast + Duration::from_secs(45);
-    let (mut pending_at, mut firing_at) = (None::<Instant>, None::<Instant>);
-    while firing_at.is_none() {
-        let alerts = active_alerts(prom, ALERT);
-        for a in &alerts {
-            assert!(has_labels(a, &b), "{ALERT} for another broker: {a:?}");
-            match a.state.as_str() {
-                "pending" => {
-                    pending_at.get_or_insert_with(Instant::now);
-                }
-                "firing" => {
-                    firing_at.get_or_insert_with(Instant::now);
-                }
-                s => panic!("unexpected state {s}"),
-            }
-        }
-        assert!(Instant::now() < deadline, "{}", ctx(&format!("no firing {ALERT} within 45s of T1; sim {}s, alerts {alerts:?}", sim.now_secs(start_ms))));
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    let (pending_at, firing_at) = (pending_at.expect("pending observed before firing"), firing_at.unwrap());
+    let mut pending_sim_secs = 0;
+    let (pending_at, firing_at) = until_firing(prom, Duration::from_secs(45), || pending_sim_secs = sim.now_secs(start_ms))
+        .unwrap_or_else(|alerts| {
+            panic!("{}", ctx(prom, am, &ex_log, &format!("no firing {ALERT} within 45s of T1; sim {}s, alerts {alerts:?}", sim.now_secs(start_ms))))
+        });
+    let pending_at = pending_at.expect("pending observed before firing");
     let held = firing_at - pending_at;
-    eprintln!("pending {:?} after 10x start (sim {}s), firing {held:?} later", pending_at - t_fast, sim.now_secs(start_ms));
+    eprintln!("pending {:?} after 10x start (sim {pending_sim_secs}s, T1 = {T1_SECS}s), firing {held:?} later", pending_at - t_fast);
+    assert!(pending_sim_secs > T1_SECS, "pending at sim {pending_sim_secs}s, before the drain started at {T1_SECS}s");
     // `for: 5s`, observed with 250 ms polling and 1 s evaluations.
     assert!(held >= Duration::from_secs(TEST_FOR_SECS - 1), "pending only {held:?} before firing");
     let ready = query(prom, "rocketmq_broker_drain_ready == 1");
@@ -578,7 +624,7 @@ fn drain_phases(sim: &Sim, start_ms: i64, clock: &Clock, prom: &Proc, am: &Proc,
         if got.iter().any(|(ps, st, l)| ps == "firing" && st == "firing" && l.get("broker").map(String::as_str) == Some("broker-b")) {
             break;
         }
-        assert!(Instant::now() < deadline, "{}", ctx(&format!("no firing webhook notification; payloads {:?}", hook.payloads())));
+        assert!(Instant::now() < deadline, "{}", ctx(prom, am, &ex_log, &format!("no firing webhook notification; payloads {:?}", hook.payloads())));
         std::thread::sleep(Duration::from_millis(250));
     }
     eprintln!("webhook notified {:?} after firing", firing_at.elapsed());
@@ -594,7 +640,7 @@ fn drain_phases(sim: &Sim, start_ms: i64, clock: &Clock, prom: &Proc, am: &Proc,
         if alerts.iter().all(|a| a.state != "firing") {
             break;
         }
-        assert!(Instant::now() < deadline, "{}", ctx(&format!("{ALERT} still firing 10s after the exporter died: {alerts:?}")));
+        assert!(Instant::now() < deadline, "{}", ctx(prom, am, &ex_log, &format!("{ALERT} still firing 10s after the exporter died: {alerts:?}")));
         std::thread::sleep(Duration::from_millis(250));
     }
     let left = killed.elapsed();
@@ -608,10 +654,54 @@ fn drain_phases(sim: &Sim, start_ms: i64, clock: &Clock, prom: &Proc, am: &Proc,
     }
     let deadline = Instant::now() + Duration::from_secs(15);
     while !notified(hook).iter().any(|(_, st, _)| st == "resolved") {
-        assert!(Instant::now() < deadline, "{}", ctx(&format!("no resolved notification; payloads {:?}", hook.payloads())));
+        assert!(Instant::now() < deadline, "{}", ctx(prom, am, &ex_log, &format!("no resolved notification; payloads {:?}", hook.payloads())));
         std::thread::sleep(Duration::from_millis(250));
     }
     eprintln!("alert left firing {left:?} after the exporter was killed; resolved notification after {:?}", killed.elapsed());
+
+    // Phase 5, the `up` guard. An exporter comes back on the same address: the verdict is
+    // current again and the alert fires again. Then Prometheus crashes, the exporter dies while
+    // Prometheus is down, and Prometheus restarts on the same TSDB. It never saw the exporter's
+    // series end (no staleness markers), so broker-b's last drain_ready = 1 stays visible for the
+    // 5m lookback and its freshness (`timestamp(x) - x`) still looks fine; only `up == 0` says
+    // the verdict is not current. The alert must not come back.
+    let ns = sim.ns();
+    let args: Vec<String> = std::iter::once("serve".to_string())
+        .chain(std::iter::once(format!("--web.listen-address=127.0.0.1:{}", ex.port)))
+        .chain(exporter_args(&ns).iter().map(|a| a.to_string()))
+        .collect();
+    let mut ex2 = Proc::spawn("exporter", Path::new(harness::bin()), ex.port, &args, ex_log.with_extension("2.log"));
+    ex2.wait_ready(Duration::from_secs(30));
+    let ex_log = ex2.log.clone();
+    until_firing(prom, Duration::from_secs(30), || {})
+        .unwrap_or_else(|alerts| panic!("{}", ctx(prom, am, &ex_log, &format!("{ALERT} did not fire again with a new exporter: {alerts:?}"))));
+    prom.crash();
+    ex2.crash();
+    prom.restart();
+    prom.wait_ready(Duration::from_secs(30));
+    let restarted = Instant::now();
+    let deadline = restarted + Duration::from_secs(15);
+    // Until the first failed scrape the old `up` = 1 is visible too, so the alert may be pending
+    // (never firing: the restored `for` state only starts again).
+    while query(prom, "up{job=\"rocketmq-exporter\"} == 0").is_empty() {
+        let alerts = active_alerts(prom, ALERT);
+        assert!(alerts.iter().all(|a| a.state != "firing"), "firing right after the restart: {alerts:?}");
+        assert!(Instant::now() < deadline, "{}", ctx(prom, am, &ex_log, "restarted Prometheus never scraped the dead exporter"));
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let stale_verdict = query(prom, "rocketmq_broker_drain_ready{broker=\"broker-b\",broker_id=\"0\"} == 1");
+    assert_eq!(stale_verdict.len(), 1, "the last verdict from before the crash is still visible (the case the guard is for)");
+    let fresh = query(prom, &format!("(timestamp(rocketmq_exporter_last_collect_timestamp_seconds) - rocketmq_exporter_last_collect_timestamp_seconds) < {TEST_FRESHNESS_SECS}"));
+    eprintln!("after the restart: up = 0, drain_ready = 1 still visible, freshness guard {}", if fresh.is_empty() { "fails" } else { "passes" });
+    // Two evaluations for the pending state from before the first scrape to clear, then longer
+    // than `for:` with nothing active.
+    std::thread::sleep(Duration::from_secs(2));
+    let quiet = Instant::now();
+    while quiet.elapsed() < Duration::from_secs(TEST_FOR_SECS + 3) {
+        let alerts = active_alerts(prom, ALERT);
+        assert!(alerts.is_empty(), "{ALERT} active although the exporter is down (up == 0): {alerts:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 /// deploy/prometheus.yml with the shipped rules, unchanged except for target addresses: every
