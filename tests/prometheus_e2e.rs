@@ -502,7 +502,8 @@ fn drained_broker_alert_fires_through_prometheus_and_alertmanager() {
     });
     let took = started.elapsed();
     eprintln!("prometheus e2e took {took:?}");
-    assert!(took < Duration::from_secs(90), "test took {took:?}");
+    // About 60 s on an idle machine; the bound only catches a run away wait.
+    assert!(took < Duration::from_secs(120), "test took {took:?}");
 }
 
 fn exporter_args(ns: &str) -> [&str; 6] {
@@ -681,11 +682,11 @@ fn drain_phases(sim: &Sim, start_ms: i64, clock: &Clock, prom: &mut Proc, am: &P
     prom.wait_ready(Duration::from_secs(30));
     let restarted = Instant::now();
     let deadline = restarted + Duration::from_secs(15);
-    // Until the first failed scrape the old `up` = 1 is visible too, so the alert may be pending
-    // (never firing: the restored `for` state only starts again).
+    // Until its first (failed) scrape, the restarted Prometheus sees the pre-crash `up` = 1 too,
+    // and restores the alert's `for` state (ALERTS_FOR_STATE): the alert may fire again for an
+    // evaluation or two. That is the same one-scrape latency as an exporter dying between two
+    // scrapes; no rule can know better before the next scrape. Not asserted here.
     while query(prom, "up{job=\"rocketmq-exporter\"} == 0").is_empty() {
-        let alerts = active_alerts(prom, ALERT);
-        assert!(alerts.iter().all(|a| a.state != "firing"), "firing right after the restart: {alerts:?}");
         assert!(Instant::now() < deadline, "{}", ctx(prom, am, &ex_log, "restarted Prometheus never scraped the dead exporter"));
         std::thread::sleep(Duration::from_millis(250));
     }
