@@ -56,7 +56,8 @@ fn main() -> AnyResult<()> {
     let which = args.first().map(String::as_str).unwrap_or("all");
     let rows: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_ROWS);
     if which == "sim-server" {
-        return sim_server(rows);
+        let latency_ms: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(0);
+        return sim_server(rows, Duration::from_millis(latency_ms));
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     println!("# scale benchmark: {which}, load average at start: {}", loadavg());
@@ -67,6 +68,19 @@ fn main() -> AnyResult<()> {
         "render" => table.extend(rt.block_on(bench_render(rows, true))?),
         "serve" => table.extend(rt.block_on(bench_serve(rows))?),
         "rss" => table.extend(rt.block_on(bench_rss(rows))?),
+        // For a profiler or an A/B: 50 cycles against a sim in a child process (arg: latency ms).
+        "profile-collect" => rt.block_on(async {
+            let latency = Duration::from_millis(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(0));
+            let (child, ns) = spawn_sim(LATENCY_ROWS, latency)?;
+            let c = collector(&ns, 256, Duration::from_secs(10))?;
+            let cpu0 = cpu_time();
+            let r = time_cycles(&c, 50, BROKERS).await;
+            let cpu = (cpu_time() - cpu0) / 51;
+            stop_sim(child);
+            let (m, _, _) = r?;
+            println!("latency {latency:?}: median of 50 cycles {}, exporter CPU {} per cycle", ms(m), ms(cpu));
+            AnyResult::Ok(())
+        })?,
         "all" => {
             table.extend(rt.block_on(bench_collect())?);
             table.extend(rt.block_on(bench_requests())?);
@@ -139,6 +153,15 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// User + system CPU time of this process so far.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
 /// Warm-up, then the median of `n` cycles.
 async fn time_cycles(c: &Collector, n: usize, brokers: usize) -> AnyResult<(Duration, Vec<Duration>, Snapshot)> {
     check_complete(&c.collect().await, brokers)?;
@@ -178,6 +201,27 @@ async fn bench_collect() -> AnyResult<Vec<Row>> {
     println!("20 ms latency, concurrency 1 (serial baseline): median {} of {:?}", ms(ser), ser_all);
     sim.shutdown().await;
 
+    // The sim in its own process: its encoding no longer runs on the exporter's runtime threads
+    // (it still shares the machine's two cores).
+    let mut oop = Vec::new();
+    let mut oop_cpu = Vec::new();
+    for latency in [Duration::ZERO, LATENCY] {
+        let (child, ns) = spawn_sim(LATENCY_ROWS, latency)?;
+        let c = collector(&ns, 256, timeout)?;
+        let cpu0 = cpu_time();
+        let r = time_cycles(&c, 5, BROKERS).await;
+        let cpu = (cpu_time() - cpu0) / 6; // warm-up + 5
+        stop_sim(child);
+        let (m, all, _) = r?;
+        println!(
+            "sim in a child process, latency {latency:?}, concurrency 256: median {} of {all:?}; exporter CPU {} per cycle",
+            ms(m),
+            ms(cpu)
+        );
+        oop.push(m);
+        oop_cpu.push(cpu);
+    }
+
     let ratio = med.as_secs_f64() / LATENCY.as_secs_f64();
     println!("ratio to the slowest answer (20 ms): {ratio:.2}; without latency the cycle takes {}", ms(no_lat));
     Ok(vec![
@@ -189,6 +233,13 @@ async fn bench_collect() -> AnyResult<Vec<Row>> {
             format!("{:.0}× faster", ser.as_secs_f64() / med.as_secs_f64()),
         ),
         row("1b. same cycle, no latency (transfer+decode)", "—", ms(no_lat), "—".into(), "—".into()),
+        row(
+            "1c. sim in a child process: @20 ms / no latency",
+            "≤ 1.2 × 20 ms (+ decode)",
+            format!("{} ({:.2} × 20 ms) / {}", ms(oop[1]), oop[1].as_secs_f64() / LATENCY.as_secs_f64(), ms(oop[0])),
+            format!("exporter CPU per cycle: {}", ms(oop_cpu[1])),
+            "—".into(),
+        ),
     ])
 }
 
@@ -583,10 +634,13 @@ fn mib(b: u64) -> String {
 
 /// Child process for `rss`: runs the simulated cluster, prints its NameServer address, serves
 /// until stdin closes.
-fn sim_server(rows: usize) -> AnyResult<()> {
+fn sim_server(rows: usize, latency: Duration) -> AnyResult<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {
         let sim = SimCluster::start(SimConfig::scale(BROKERS, rows)).await?;
+        if !latency.is_zero() {
+            sim.set_fault_all_brokers(Fault::Latency(latency));
+        }
         println!("NAMESRV {}", sim.namesrv_addr());
         std::io::stdout().flush()?;
         tokio::task::spawn_blocking(|| {
@@ -599,17 +653,35 @@ fn sim_server(rows: usize) -> AnyResult<()> {
     })
 }
 
-async fn bench_rss(rows: usize) -> AnyResult<Vec<Row>> {
-    println!("\n## 5. resident memory, SimConfig::scale({BROKERS}, {rows}); the sim runs in a child process");
-    let (rss0, _) = rss_of("self");
+/// Starts `scale sim-server rows latency_ms` and returns it with its NameServer address. Closing
+/// its stdin stops it.
+fn spawn_sim(rows: usize, latency: Duration) -> AnyResult<(std::process::Child, String)> {
     let mut child = Command::new(std::env::current_exe()?)
-        .args(["sim-server", &rows.to_string()])
+        .args(["sim-server", &rows.to_string(), &latency.as_millis().to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()?;
     let mut line = String::new();
     BufReader::new(child.stdout.take().ok_or("no child stdout")?).read_line(&mut line)?;
-    let ns = line.trim().strip_prefix("NAMESRV ").ok_or("sim child did not start")?.to_string();
+    match line.trim().strip_prefix("NAMESRV ") {
+        Some(ns) => Ok((child, ns.to_string())),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err("sim child did not start".into())
+        }
+    }
+}
+
+fn stop_sim(mut child: std::process::Child) {
+    drop(child.stdin.take());
+    let _ = child.wait();
+}
+
+async fn bench_rss(rows: usize) -> AnyResult<Vec<Row>> {
+    println!("\n## 5. resident memory, SimConfig::scale({BROKERS}, {rows}); the sim runs in a child process");
+    let (rss0, _) = rss_of("self");
+    let (child, ns) = spawn_sim(rows, Duration::ZERO)?;
     let child_pid = child.id().to_string();
 
     let pipeline = Pipeline::new(
@@ -647,8 +719,7 @@ async fn bench_rss(rows: usize) -> AnyResult<Vec<Row>> {
         }
     }
     let (sim_rss, sim_hwm) = rss_of(&child_pid);
-    drop(child.stdin.take()); // EOF: the child shuts its sim down and exits
-    let _ = child.wait();
+    stop_sim(child);
     println!("RSS before anything started: {}", mib(rss0));
     for l in lines {
         println!("{l}");
