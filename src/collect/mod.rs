@@ -83,10 +83,16 @@ impl Collector {
             (d.namesrvs, self.sidecar_groups())
         };
 
-        let filters = &self.cfg.filters;
-        let admin = &self.admin;
+        // One task per group, not futures polled inside this one: decoding the answers is most
+        // of a cycle's CPU, and only separate tasks spread it over the runtime's threads.
+        let filters = Arc::new(self.cfg.filters.clone());
         let fetched: Vec<Vec<BrokerNode>> = stream::iter(groups.into_iter())
-            .map(|targets| async move { fetch::fetch_group(admin, targets, filters).await })
+            .map(|targets| {
+                let (admin, filters) = (self.admin.clone(), filters.clone());
+                let fallback = targets.clone();
+                let task = AbortOnDrop(tokio::spawn(async move { fetch::fetch_group(&admin, targets, &filters).await }));
+                async move { task.join().await.unwrap_or_else(|e| failed_group(&fallback, &e)) }
+            })
             .buffer_unordered(self.cfg.concurrency.max(1))
             .collect()
             .await;
@@ -159,6 +165,39 @@ impl Collector {
         }
         out
     }
+}
+
+/// A spawned group fetch that is cancelled with the cycle: a dropped `collect` (shutdown, a
+/// caller's timeout) must not leave fetches running on their own.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> AbortOnDrop<T> {
+    async fn join(mut self) -> Result<T, tokio::task::JoinError> {
+        (&mut self.0).await
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The group's nodes marked down when its task died (a panic in decoding): the cycle goes on
+/// and the failure shows up as that broker's error.
+fn failed_group(targets: &[NodeTarget], e: &tokio::task::JoinError) -> Vec<BrokerNode> {
+    targets
+        .iter()
+        .map(|t| BrokerNode {
+            cluster: t.cluster.clone(),
+            broker: t.broker.clone(),
+            broker_id: t.broker_id,
+            addr: t.addr.clone(),
+            up: false,
+            error: Some(format!("collection task failed: {e}")),
+            ..Default::default()
+        })
+        .collect()
 }
 
 async fn probe_route(admin: &Admin, namesrv: &str, broker: &str, topics: &[String]) -> RouteObservation {

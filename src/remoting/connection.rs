@@ -38,6 +38,9 @@ impl Shared {
 }
 
 /// A live connection; cheap to share behind an `Arc`.
+
+/// Initial read buffer of a connection, and what an idle one shrinks back to.
+const READ_BUF: usize = 64 * 1024;
 pub struct Connection {
     shared: Arc<Shared>,
     writer: mpsc::Sender<bytes::Bytes>,
@@ -82,12 +85,14 @@ impl Connection {
 
         let r_shared = shared.clone();
         let reader = tokio::spawn(async move {
-            let mut buf = BytesMut::with_capacity(64 * 1024);
+            let mut buf = BytesMut::with_capacity(READ_BUF);
             loop {
                 // Drain every whole frame already buffered.
+                let mut split_any = false;
                 loop {
                     match frame::decode(&mut buf, max_frame_length) {
                         Ok(Some(cmd)) => {
+                            split_any = true;
                             if !cmd.is_response() {
                                 // Server-initiated request (we never send HEART_BEAT, so rare): ignore.
                                 tracing::debug!(addr = %r_shared.addr, code = cmd.code, "ignoring server-initiated request");
@@ -113,6 +118,13 @@ impl Connection {
                 }
                 // A frame announced as larger than the cap was refused above, so the buffer never
                 // grows past one legal frame plus one read.
+                // Between answers, give back what a large answer grew: pooled connections to
+                // hundreds of brokers otherwise keep ~one consume-stats body each between cycles.
+                // A decoded frame shares the buffer's allocation, so `capacity()` cannot show
+                // how much is pinned: start a fresh buffer after every frame boundary.
+                if buf.is_empty() && split_any {
+                    buf = BytesMut::with_capacity(READ_BUF);
+                }
                 match rd.read_buf(&mut buf).await {
                     Ok(0) => {
                         let addr = r_shared.addr.clone();

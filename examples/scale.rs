@@ -1,0 +1,754 @@
+//! Scale benchmarks against the simulated cluster, each with its baseline measured in the same run.
+//!
+//! ```text
+//! cargo run --release --example scale -- all            # 1-4 here, 5 in a child process
+//! cargo run --release --example scale -- collect        # 1. cycle over 200 brokers answering after 20 ms
+//! cargo run --release --example scale -- requests       # 2. requests per broker per cycle
+//! cargo run --release --example scale -- render [rows]  # 3. render throughput (+ prometheus crate baseline)
+//! cargo run --release --example scale -- serve [rows]   # 4. /metrics latency over loopback
+//! cargo run --release --example scale -- rss [rows]     # 5. resident memory (sim in a child process)
+//! ```
+//!
+//! `rows` is rows_per_broker for `SimConfig::scale(200, rows)`; the default (1400) yields about
+//! one million series (each queue row renders ~3.6 series: diff, offset, last timestamp, and its
+//! share of the per-queue max offset). Numbers go to BENCHMARKS.md; nothing here asserts timings.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prometheus::{Encoder, GaugeVec, Opts, Registry, TextEncoder};
+use rocketmq_exporter::admin::Admin;
+use rocketmq_exporter::collect::{CollectConfig, Collector, Filters};
+use rocketmq_exporter::daemon::Pipeline;
+use rocketmq_exporter::drain::{self, DrainConfig};
+use rocketmq_exporter::remoting::{ClientOptions, RemotingClient};
+use rocketmq_exporter::render::{self, RenderOptions};
+use rocketmq_exporter::serve::{self, Exposition, HttpConfig, ServeState};
+use rocketmq_exporter::sim::{Fault, SimCluster, SimConfig};
+use rocketmq_exporter::snapshot::Snapshot;
+
+const BROKERS: usize = 200;
+const LATENCY: Duration = Duration::from_millis(20);
+const LATENCY_ROWS: usize = 50;
+const DEFAULT_ROWS: usize = 1400;
+
+type AnyResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// One line of the final table.
+struct Row {
+    bench: String,
+    target: String,
+    measured: String,
+    baseline: String,
+    ratio: String,
+}
+
+fn row(bench: &str, target: &str, measured: String, baseline: String, ratio: String) -> Row {
+    Row { bench: bench.into(), target: target.into(), measured, baseline, ratio }
+}
+
+fn main() -> AnyResult<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let which = args.first().map(String::as_str).unwrap_or("all");
+    let rows: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_ROWS);
+    if which == "sim-server" {
+        let latency_ms: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(0);
+        return sim_server(rows, Duration::from_millis(latency_ms));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    println!("# scale benchmark: {which}, load average at start: {}", loadavg());
+    let mut table = Vec::new();
+    match which {
+        "collect" => table.extend(rt.block_on(bench_collect())?),
+        "requests" => table.extend(rt.block_on(bench_requests())?),
+        "render" => table.extend(rt.block_on(bench_render(rows, true))?),
+        "serve" => table.extend(rt.block_on(bench_serve(rows))?),
+        "rss" => table.extend(rt.block_on(bench_rss(rows))?),
+        // For a profiler or an A/B: 50 cycles against a sim in a child process (arg: latency ms).
+        "profile-collect" => rt.block_on(async {
+            let latency = Duration::from_millis(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(0));
+            let (child, ns) = spawn_sim(LATENCY_ROWS, latency)?;
+            let c = collector(&ns, 256, Duration::from_secs(10))?;
+            let cpu0 = cpu_time();
+            let r = time_cycles(&c, 50, BROKERS).await;
+            let cpu = (cpu_time() - cpu0) / 51;
+            stop_sim(child);
+            let (m, _, _) = r?;
+            println!("latency {latency:?}: median of 50 cycles {}, exporter CPU {} per cycle", ms(m), ms(cpu));
+            AnyResult::Ok(())
+        })?,
+        "all" => {
+            table.extend(rt.block_on(bench_collect())?);
+            table.extend(rt.block_on(bench_requests())?);
+            table.extend(rt.block_on(bench_render(rows, true))?);
+            table.extend(rt.block_on(bench_serve(rows))?);
+            drop(rt);
+            // RSS in a fresh process so the allocations above do not count.
+            let out = Command::new(std::env::current_exe()?).args(["rss", &rows.to_string()]).output()?;
+            print!("{}", String::from_utf8_lossy(&out.stdout));
+            eprint!("{}", String::from_utf8_lossy(&out.stderr));
+            if !out.status.success() {
+                return Err("rss child failed".into());
+            }
+        }
+        other => return Err(format!("unknown benchmark {other:?}: collect|requests|render|serve|rss|all").into()),
+    }
+    print_table(&table);
+    println!("# load average at end: {}", loadavg());
+    Ok(())
+}
+
+fn print_table(rows: &[Row]) {
+    if rows.is_empty() {
+        return;
+    }
+    println!("\n| benchmark | target | measured | baseline | ratio |\n|---|---|---|---|---|");
+    for r in rows {
+        println!("| {} | {} | {} | {} | {} |", r.bench, r.target, r.measured, r.baseline, r.ratio);
+    }
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn collector(ns: &str, concurrency: usize, timeout: Duration) -> AnyResult<Collector> {
+    let opts = ClientOptions { request_timeout: timeout, ..ClientOptions::default() };
+    let client = RemotingClient::new(opts)?;
+    let cfg = CollectConfig { namesrvs: vec![ns.to_string()], brokers: Vec::new(), filters: Filters::default(), concurrency };
+    Ok(Collector::new(Admin::new(client), cfg))
+}
+
+fn rows_of(s: &Snapshot) -> usize {
+    s.brokers.iter().map(|b| b.consume.as_ref().map_or(0, Vec::len)).sum()
+}
+
+/// A benchmark on a snapshot with failed brokers would measure timeouts, not the exporter.
+fn check_complete(s: &Snapshot, brokers: usize) -> AnyResult<()> {
+    let up = s.brokers.iter().filter(|b| b.up).count();
+    if up != brokers {
+        let err = s.brokers.iter().find_map(|b| b.error.clone()).unwrap_or_default();
+        return Err(format!("only {up}/{brokers} brokers up (first error: {err})").into());
+    }
+    Ok(())
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// User + system CPU time of this process so far.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// Warm-up, then the median of `n` cycles.
+async fn time_cycles(c: &Collector, n: usize, brokers: usize) -> AnyResult<(Duration, Vec<Duration>, Snapshot)> {
+    check_complete(&c.collect().await, brokers)?;
+    let mut times = Vec::with_capacity(n);
+    let mut last = None;
+    for _ in 0..n {
+        let t = Instant::now();
+        let s = c.collect().await;
+        times.push(t.elapsed());
+        check_complete(&s, brokers)?;
+        last = Some(s);
+    }
+    Ok((median(times.clone()), times, last.expect("n > 0")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Collection cycle over 200 brokers answering after 20 ms.
+
+async fn bench_collect() -> AnyResult<Vec<Row>> {
+    println!("\n## 1. collection cycle: {BROKERS} brokers, {LATENCY:?} answer latency, SimConfig::scale({BROKERS}, {LATENCY_ROWS})");
+    let sim = SimCluster::start(SimConfig::scale(BROKERS, LATENCY_ROWS)).await?;
+    let ns = sim.namesrv_addr().to_string();
+    let timeout = Duration::from_secs(10);
+
+    // Same cluster without latency: what is left is transfer + decode + snapshot building.
+    let fast = collector(&ns, 256, timeout)?;
+    let (no_lat, no_lat_all, snap) = time_cycles(&fast, 5, BROKERS).await?;
+    println!("no latency, concurrency 256: median {} of {:?}; {} queue rows", ms(no_lat), no_lat_all, rows_of(&snap));
+
+    sim.set_fault_all_brokers(Fault::Latency(LATENCY));
+    let conc = collector(&ns, 256, timeout)?;
+    let (med, all, _) = time_cycles(&conc, 5, BROKERS).await?;
+    println!("20 ms latency, concurrency 256: median {} of {:?}", ms(med), all);
+
+    let serial = collector(&ns, 1, timeout)?;
+    let (ser, ser_all, _) = time_cycles(&serial, 5, BROKERS).await?;
+    println!("20 ms latency, concurrency 1 (serial baseline): median {} of {:?}", ms(ser), ser_all);
+    sim.shutdown().await;
+
+    // The sim in its own process: its encoding no longer runs on the exporter's runtime threads
+    // (it still shares the machine's two cores).
+    let mut oop = Vec::new();
+    let mut oop_cpu = Vec::new();
+    for latency in [Duration::ZERO, LATENCY] {
+        let (child, ns) = spawn_sim(LATENCY_ROWS, latency)?;
+        let c = collector(&ns, 256, timeout)?;
+        let cpu0 = cpu_time();
+        let r = time_cycles(&c, 5, BROKERS).await;
+        let cpu = (cpu_time() - cpu0) / 6; // warm-up + 5
+        stop_sim(child);
+        let (m, all, _) = r?;
+        println!(
+            "sim in a child process, latency {latency:?}, concurrency 256: median {} of {all:?}; exporter CPU {} per cycle",
+            ms(m),
+            ms(cpu)
+        );
+        oop.push(m);
+        oop_cpu.push(cpu);
+    }
+
+    let ratio = med.as_secs_f64() / LATENCY.as_secs_f64();
+    println!("ratio to the slowest answer (20 ms): {ratio:.2}; without latency the cycle takes {}", ms(no_lat));
+    Ok(vec![
+        row(
+            "1. cycle, 200 brokers @20 ms (median of 5)",
+            "≤ 1.2 × 20 ms (+ decode)",
+            format!("{} ({ratio:.2} × 20 ms)", ms(med)),
+            format!("serial: {}", ms(ser)),
+            format!("{:.0}× faster", ser.as_secs_f64() / med.as_secs_f64()),
+        ),
+        row("1b. same cycle, no latency (transfer+decode)", "—", ms(no_lat), "—".into(), "—".into()),
+        row(
+            "1c. sim in a child process: @20 ms / no latency",
+            "≤ 1.2 × 20 ms (+ decode)",
+            format!("{} ({:.2} × 20 ms) / {}", ms(oop[1]), oop[1].as_secs_f64() / LATENCY.as_secs_f64(), ms(oop[0])),
+            format!("exporter CPU per cycle: {}", ms(oop_cpu[1])),
+            "—".into(),
+        ),
+    ])
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Requests per broker per cycle, and what the Java exporter would send.
+
+/// (request code -> count) summed over outcomes, from the exporter's own counter.
+fn requests_by_code() -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for fam in rocketmq_exporter::self_metrics::global().registry.gather() {
+        if fam.name() != "rocketmq_exporter_requests_total" {
+            continue;
+        }
+        for m in fam.get_metric() {
+            let code = m.get_label().iter().find(|l| l.name() == "code").map(|l| l.value().to_string()).unwrap_or_default();
+            *out.entry(code).or_insert(0) += m.get_counter().get_value() as u64;
+        }
+    }
+    out
+}
+
+async fn bench_requests() -> AnyResult<Vec<Row>> {
+    println!("\n## 2. requests per broker per cycle, SimConfig::scale({BROKERS}, {LATENCY_ROWS})");
+    let sim = SimCluster::start(SimConfig::scale(BROKERS, LATENCY_ROWS)).await?;
+    let ns = sim.namesrv_addr().to_string();
+    let c = collector(&ns, 256, Duration::from_secs(10))?;
+    check_complete(&c.collect().await, BROKERS)?; // connections open; not counted
+    let before = requests_by_code();
+    let snap = c.collect().await;
+    let after = requests_by_code();
+    check_complete(&snap, BROKERS)?;
+    sim.shutdown().await;
+
+    let mut total = 0u64;
+    for (code, n) in &after {
+        let d = n - before.get(code).copied().unwrap_or(0);
+        if d > 0 {
+            println!("  code {code}: {d}");
+        }
+        total += d;
+    }
+    let namesrv = after.get("106").copied().unwrap_or(0) - before.get("106").copied().unwrap_or(0)
+        + after.get("105").copied().unwrap_or(0) - before.get("105").copied().unwrap_or(0);
+    let per_broker = total as f64 / BROKERS as f64;
+    let broker_only = (total - namesrv) as f64 / BROKERS as f64;
+    println!("total {total} requests, {per_broker:.3} per broker ({broker_only:.2} to brokers, {namesrv} to the NameServer)");
+
+    let java = java_requests(&snap);
+    println!(
+        "Java exporter (computed) for the same topology: {} (topic,group) pairs, {} queue rows; \
+         consumer-offset task {} broker requests = {:.0} per broker; all tasks ≥ {} = {:.0} per broker; plus {} NameServer route lookups",
+        java.pairs, java.rows, java.consumer_task, java.consumer_task as f64 / BROKERS as f64, java.all_tasks,
+        java.all_tasks as f64 / BROKERS as f64, java.namesrv
+    );
+    Ok(vec![row(
+        "2. requests per broker per cycle",
+        "≤ 4",
+        format!("{per_broker:.3} ({broker_only:.2} broker-addressed + {namesrv} NameServer / {BROKERS})"),
+        format!(
+            "Java (computed): {:.0} (backlog task) / ≥ {:.0} (all tasks)",
+            java.consumer_task as f64 / BROKERS as f64,
+            java.all_tasks as f64 / BROKERS as f64
+        ),
+        format!("{:.0}× fewer", java.all_tasks as f64 / BROKERS as f64 / per_broker),
+    )])
+}
+
+struct JavaCount {
+    pairs: usize,
+    rows: usize,
+    /// collectConsumerOffset: per (topic, group): GET_CONSUMER_CONNECTION_LIST once, GET_CONSUME_STATS
+    /// on every broker hosting it, one PULL per queue; per topic one QUERY_TOPIC_CONSUME_BY_WHO.
+    consumer_task: usize,
+    /// + collectTopicOffset (GET_TOPIC_STATS_INFO per topic per broker), collectBrokerStatsTopic
+    /// (2 VIEW_BROKER_STATS_DATA per topic and 3 per (topic, group) per broker), collectBrokerStats
+    /// (2 per broker), collectBrokerRuntimeStats (1 per broker).
+    all_tasks: usize,
+    /// Route lookups: per topic 2 (stats, consume-by-who) and per (topic, group) 2 (%RETRY% route
+    /// for the connection list and for the consume stats), plus the topic list and cluster info.
+    namesrv: usize,
+}
+
+/// What apache/rocketmq-exporter's MetricsCollectTask sends per cycle for the topology in
+/// `snap` (read from its source, not measured). A lower bound: PULLs answered OFFSET_ILLEGAL
+/// are retried, and client runtime-info requests per online consumer are not counted.
+fn java_requests(snap: &Snapshot) -> JavaCount {
+    let mut pairs_global = BTreeSet::new();
+    let mut topics_global = BTreeSet::new();
+    let (mut pair_broker, mut rows, mut topic_broker, mut user_topic_broker, mut user_pair_broker) = (0, 0, 0, 0, 0);
+    for b in snap.brokers.iter().filter(|b| b.is_master()) {
+        let consume = b.consume.as_deref().unwrap_or(&[]);
+        let pairs: BTreeSet<(&str, &str)> = consume.iter().map(|r| (r.topic.as_str(), r.group.as_str())).collect();
+        let topics: BTreeSet<&str> = consume.iter().map(|r| r.topic.as_str()).collect();
+        let user = |t: &str| !t.starts_with("%RETRY%") && !t.starts_with("%DLQ%");
+        pair_broker += pairs.len();
+        user_pair_broker += pairs.iter().filter(|(t, _)| user(t)).count();
+        topic_broker += topics.len();
+        user_topic_broker += topics.iter().filter(|t| user(t)).count();
+        rows += consume.len();
+        pairs_global.extend(pairs.iter().map(|(t, g)| (t.to_string(), g.to_string())));
+        topics_global.extend(topics.iter().map(|t| t.to_string()));
+    }
+    let masters = snap.brokers.iter().filter(|b| b.is_master()).count();
+    let consumer_task = pairs_global.len() + pair_broker + rows + topics_global.len();
+    let all_tasks = consumer_task + topic_broker + 2 * user_topic_broker + 3 * user_pair_broker + 3 * masters;
+    let namesrv = 2 * topics_global.len() + 2 * pairs_global.len() + 2;
+    JavaCount { pairs: pairs_global.len(), rows, consumer_task, all_tasks, namesrv }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Render throughput, against the prometheus crate.
+
+/// Collects the big topology once (no latency) and returns the snapshot and its drain verdicts.
+async fn big_snapshot(rows: usize) -> AnyResult<(Arc<Snapshot>, Vec<drain::Verdict>, Duration)> {
+    let sim = SimCluster::start(SimConfig::scale(BROKERS, rows)).await?;
+    let c = collector(&sim.namesrv_addr().to_string(), 256, Duration::from_secs(120))?;
+    let t = Instant::now();
+    let snap = c.collect().await;
+    let took = t.elapsed();
+    check_complete(&snap, BROKERS)?;
+    sim.shutdown().await;
+    let snap = Arc::new(snap);
+    let verdicts = drain::evaluate(&[snap.clone()], &DrainConfig::default());
+    Ok((snap, verdicts, took))
+}
+
+fn count_series(body: &[u8]) -> usize {
+    body.split(|&b| b == b'\n').filter(|l| !l.is_empty() && l[0] != b'#').count()
+}
+
+async fn bench_render(rows: usize, with_baseline: bool) -> AnyResult<Vec<Row>> {
+    println!("\n## 3. render throughput, SimConfig::scale({BROKERS}, {rows})");
+    let (snap, verdicts, took) = big_snapshot(rows).await?;
+    println!("collected {} queue rows in {}", rows_of(&snap), ms(took));
+    let opts = RenderOptions::default();
+    let mut body = Vec::new();
+    render::render(&snap, &verdicts, &opts, &mut body); // warm-up
+    let series = count_series(&body);
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let mut out = Vec::new(); // fresh buffer each time, as the daemon does
+        let t = Instant::now();
+        render::render(&snap, &verdicts, &opts, &mut out);
+        times.push(t.elapsed());
+        assert_eq!(out.len(), body.len(), "render is deterministic for one snapshot");
+    }
+    let ours = median(times.clone());
+    let ours_rate = series as f64 / ours.as_secs_f64();
+    println!("ours: {series} series, {} bytes, median {} of {:?} = {:.2} M series/s", body.len(), ms(ours), times, ours_rate / 1e6);
+
+    let mut out = vec![row(
+        &format!("3. render {:.2} M series", series as f64 / 1e6),
+        "≥ 2 M series/s",
+        format!("{:.2} M/s ({})", ours_rate / 1e6, ms(ours)),
+        String::new(),
+        String::new(),
+    )];
+    if with_baseline && series > 2_000_000 {
+        println!("prometheus crate baseline skipped above 2 M series (its memory would dwarf everything else on this shared machine)");
+    }
+    if with_baseline && series <= 2_000_000 {
+        let (update, encode, first, enc_len) = prometheus_baseline(&body)?;
+        let per_cycle = update + encode;
+        let base_rate = series as f64 / per_cycle.as_secs_f64();
+        println!(
+            "prometheus crate: first population {}, per cycle set {} + gather/encode {} = {} ({:.2} M series/s), {} bytes",
+            ms(first), ms(update), ms(encode), ms(per_cycle), base_rate / 1e6, enc_len
+        );
+        out[0].baseline = format!("prometheus GaugeVec+TextEncoder: {:.2} M/s ({} set + {} encode)", base_rate / 1e6, ms(update), ms(encode));
+        out[0].ratio = format!("{:.1}× faster", ours_rate / base_rate);
+    }
+    Ok(out)
+}
+
+/// One exposition sample split into family, label names, label values and value.
+struct Sample {
+    family: usize,
+    values: Vec<String>,
+    value: f64,
+}
+
+/// Parses our own exposition (no escapes occur in the sim's names) so the prometheus crate gets
+/// exactly the same families, label sets and values.
+fn parse_exposition(body: &[u8]) -> AnyResult<(Vec<(String, String, Vec<String>)>, Vec<Sample>)> {
+    let text = std::str::from_utf8(body)?;
+    let mut fams: Vec<(String, String, Vec<String>)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut help: HashMap<String, String> = HashMap::new();
+    let mut samples = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, h) = rest.split_once(' ').unwrap_or((rest, ""));
+            help.insert(name.to_string(), h.to_string());
+            continue;
+        }
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').ok_or("sample without value")?;
+        let value: f64 = match value {
+            "NaN" => f64::NAN,
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            v => v.parse()?,
+        };
+        let (name, labels) = match series.split_once('{') {
+            Some((n, l)) => (n, l.strip_suffix('}').ok_or("unterminated labels")?),
+            None => (series, ""),
+        };
+        let mut names = Vec::new();
+        let mut values = Vec::new();
+        for pair in split_labels(labels) {
+            let (k, v) = pair.split_once('=').ok_or("label without =")?;
+            names.push(k.to_string());
+            values.push(v.trim_matches('"').to_string());
+        }
+        let fi = *index.entry(name.to_string()).or_insert_with(|| {
+            fams.push((name.to_string(), help.get(name).cloned().unwrap_or_else(|| "x".into()), names.clone()));
+            fams.len() - 1
+        });
+        if fams[fi].2 != names {
+            return Err(format!("family {name} has varying label names").into());
+        }
+        samples.push(Sample { family: fi, values, value });
+    }
+    Ok((fams, samples))
+}
+
+/// Splits `a="x",b="y,z"` at commas outside quotes.
+fn split_labels(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (i, c) in s.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if start < s.len() {
+        out.push(&s[start..]);
+    }
+    out
+}
+
+/// (per-cycle set of every series, gather + encode, first population, encoded length).
+fn prometheus_baseline(body: &[u8]) -> AnyResult<(Duration, Duration, Duration, usize)> {
+    let (fams, samples) = parse_exposition(body)?;
+    let registry = Registry::new();
+    let mut vecs = Vec::new();
+    for (name, help, labels) in &fams {
+        let names: Vec<&str> = labels.iter().map(String::as_str).collect();
+        let v = GaugeVec::new(Opts::new(name.clone(), help.clone()), &names)?;
+        registry.register(Box::new(v.clone()))?;
+        vecs.push(v);
+    }
+    let set_all = || {
+        for s in &samples {
+            let vals: Vec<&str> = s.values.iter().map(String::as_str).collect();
+            vecs[s.family].with_label_values(&vals).set(s.value);
+        }
+    };
+    let t = Instant::now();
+    set_all();
+    let first = t.elapsed();
+    let mut updates = Vec::new();
+    let mut encodes = Vec::new();
+    let mut len = 0;
+    for _ in 0..3 {
+        let t = Instant::now();
+        set_all(); // what an exporter using the crate does each cycle: look up and set every series
+        updates.push(t.elapsed());
+        let t = Instant::now();
+        let mut out = Vec::new();
+        TextEncoder::new().encode(&registry.gather(), &mut out)?;
+        encodes.push(t.elapsed());
+        len = out.len();
+    }
+    Ok((median(updates), median(encodes), first, len))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. /metrics latency over loopback.
+
+/// One GET on a fresh connection; returns (time to last byte, body bytes, header text).
+fn get(addr: std::net::SocketAddr, gzip: bool) -> AnyResult<(Duration, usize, String)> {
+    let t = Instant::now();
+    let mut s = TcpStream::connect(addr)?;
+    let enc = if gzip { "Accept-Encoding: gzip\r\n" } else { "" };
+    write!(s, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n{enc}Connection: close\r\n\r\n")?;
+    let mut buf = Vec::with_capacity(if gzip { 16 << 20 } else { 256 << 20 });
+    s.read_to_end(&mut buf)?;
+    let took = t.elapsed();
+    let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no header end")? + 4;
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(format!("unexpected response: {}", head.lines().next().unwrap_or("")).into());
+    }
+    Ok((took, buf.len() - head_end, head))
+}
+
+async fn bench_serve(rows: usize) -> AnyResult<Vec<Row>> {
+    println!("\n## 4. /metrics latency, SimConfig::scale({BROKERS}, {rows})");
+    let (snap, verdicts, _) = big_snapshot(rows).await?;
+    let mut body = Vec::new();
+    render::render(&snap, &verdicts, &RenderOptions::default(), &mut body);
+    let series = count_series(&body);
+    drop(snap);
+    let t = Instant::now();
+    let expo = Exposition::new(body);
+    let gzip_time = t.elapsed();
+    let (plain_len, gzip_len) = (expo.body.len(), expo.gzip.len());
+    println!("{series} series, body {plain_len} bytes, gzip {gzip_len} bytes (compressed once per cycle in {})", ms(gzip_time));
+    let state = ServeState::new();
+    state.publish(expo);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let cfg = HttpConfig {
+        listen: addr.to_string(),
+        telemetry_path: "/metrics".into(),
+        web_config_file: None,
+        version: "bench".into(),
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve::serve(listener, cfg, state, async {
+        let _ = stop_rx.await;
+    }));
+    const N: usize = 30;
+    let results = tokio::task::spawn_blocking(move || -> AnyResult<Vec<(bool, Vec<Duration>, usize)>> {
+        let mut out = Vec::new();
+        for gzip in [false, true] {
+            get(addr, gzip)?; // warm-up
+            let mut times = Vec::with_capacity(N);
+            let mut len = 0;
+            for _ in 0..N {
+                let (d, l, head) = get(addr, gzip)?;
+                if gzip && !head.to_ascii_lowercase().contains("content-encoding: gzip") {
+                    return Err("asked for gzip, got plain".into());
+                }
+                times.push(d);
+                len = l;
+            }
+            times.sort();
+            out.push((gzip, times, len));
+        }
+        Ok(out)
+    })
+    .await??;
+    let _ = stop_tx.send(());
+    let _ = server.await;
+
+    let mut table = Vec::new();
+    for (gzip, times, len) in results {
+        let expect = if gzip { gzip_len } else { plain_len };
+        if len != expect {
+            return Err(format!("served {len} bytes, published {expect}").into());
+        }
+        let (p50, p99) = (percentile(&times, 0.5), percentile(&times, 0.99));
+        let kind = if gzip { "gzip" } else { "plain" };
+        println!("{kind}: {N} sequential GETs, p50 {} p99 {} max {}, {len} bytes", ms(p50), ms(p99), ms(times[N - 1]));
+        table.push(row(
+            &format!("4. GET /metrics {kind}, {:.2} M series", series as f64 / 1e6),
+            "—",
+            format!("p50 {} / p99 {}", ms(p50), ms(p99)),
+            format!("{:.1} MB", len as f64 / 1e6),
+            format!("{:.0} MB/s at p50", len as f64 / 1e6 / p50.as_secs_f64()),
+        ));
+    }
+    Ok(table)
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Resident memory.
+
+/// (VmRSS, VmHWM) in bytes for `/proc/<pid>/status`.
+fn rss_of(pid: &str) -> (u64, u64) {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |k: &str| {
+        text.lines()
+            .find(|l| l.starts_with(k))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn mib(b: u64) -> String {
+    format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
+}
+
+/// Child process for `rss`: runs the simulated cluster, prints its NameServer address, serves
+/// until stdin closes.
+fn sim_server(rows: usize, latency: Duration) -> AnyResult<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async {
+        let sim = SimCluster::start(SimConfig::scale(BROKERS, rows)).await?;
+        if !latency.is_zero() {
+            sim.set_fault_all_brokers(Fault::Latency(latency));
+        }
+        println!("NAMESRV {}", sim.namesrv_addr());
+        std::io::stdout().flush()?;
+        tokio::task::spawn_blocking(|| {
+            let mut sink = Vec::new();
+            let _ = std::io::stdin().read_to_end(&mut sink);
+        })
+        .await?;
+        sim.shutdown().await;
+        Ok(())
+    })
+}
+
+/// Starts `scale sim-server rows latency_ms` and returns it with its NameServer address. Closing
+/// its stdin stops it.
+fn spawn_sim(rows: usize, latency: Duration) -> AnyResult<(std::process::Child, String)> {
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(["sim-server", &rows.to_string(), &latency.as_millis().to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().ok_or("no child stdout")?).read_line(&mut line)?;
+    match line.trim().strip_prefix("NAMESRV ") {
+        Some(ns) => Ok((child, ns.to_string())),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err("sim child did not start".into())
+        }
+    }
+}
+
+fn stop_sim(mut child: std::process::Child) {
+    drop(child.stdin.take());
+    let _ = child.wait();
+}
+
+async fn bench_rss(rows: usize) -> AnyResult<Vec<Row>> {
+    println!("\n## 5. resident memory, SimConfig::scale({BROKERS}, {rows}); the sim runs in a child process");
+    let (rss0, _) = rss_of("self");
+    let (child, ns) = spawn_sim(rows, Duration::ZERO)?;
+    let child_pid = child.id().to_string();
+
+    let pipeline = Pipeline::new(
+        collector(&ns, 256, Duration::from_secs(120))?,
+        DrainConfig::default(),
+        RenderOptions::default(),
+        ServeState::new(),
+    );
+    let mut table = Vec::new();
+    let mut lines = Vec::new();
+    for cycle in 1..=3 {
+        let snap = pipeline.cycle().await;
+        check_complete(&snap, BROKERS)?;
+        let rows_n = rows_of(&snap);
+        drop(snap);
+        let (rss_untrimmed, _) = rss_of("self");
+        // What glibc keeps of freed memory (decode transients of 200 concurrent answers) is not
+        // live data; trimming shows how much of the RSS is either.
+        #[cfg(target_env = "gnu")]
+        unsafe {
+            libc::malloc_trim(0);
+        }
+        let (rss, hwm) = rss_of("self");
+        let expo = pipeline.state.exposition.load_full().ok_or("nothing published")?;
+        let held = (expo.body.len() + expo.gzip.len()) as u64;
+        let series = count_series(&expo.body);
+        let beyond = rss.saturating_sub(held);
+        lines.push(format!(
+            "after cycle {cycle}: {rows_n} rows, {series} series; VmRSS {} before malloc_trim, {} after; VmHWM {}; exposition {} (body {} + gzip {}); \
+             RSS (trimmed) beyond exposition {}; beyond exposition and the pre-start RSS {}",
+            mib(rss_untrimmed), mib(rss), mib(hwm), mib(held), mib(expo.body.len() as u64), mib(expo.gzip.len() as u64), mib(beyond),
+            mib(beyond.saturating_sub(rss0))
+        ));
+        if cycle == 1 || cycle == 3 {
+            table.push(row(
+                &format!("5. RSS after cycle {cycle}, {:.2} M series", series as f64 / 1e6),
+                "≤ 64 MiB beyond the body",
+                format!(
+                    "{} beyond body+gzip (RSS {} after malloc_trim, {} before; HWM {})",
+                    mib(beyond),
+                    mib(rss),
+                    mib(rss_untrimmed),
+                    mib(hwm)
+                ),
+                format!("body {} + gzip {}", mib(expo.body.len() as u64), mib(expo.gzip.len() as u64)),
+                String::new(),
+            ));
+        }
+    }
+    // Pooled connections keep their read buffers (sized by the largest answer they carried).
+    pipeline.collector.admin().client().close_all();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    let (rss_closed, _) = rss_of("self");
+    lines.push(format!("after cycle 3 and closing every pooled connection: VmRSS {}", mib(rss_closed)));
+    let (sim_rss, sim_hwm) = rss_of(&child_pid);
+    stop_sim(child);
+    println!("RSS before anything started: {}", mib(rss0));
+    for l in lines {
+        println!("{l}");
+    }
+    println!("sim child process: VmRSS {} VmHWM {} (not part of the figures above)", mib(sim_rss), mib(sim_hwm));
+    Ok(table)
+}
