@@ -24,8 +24,8 @@ fn snapshot() -> Snapshot {
                     for q in 0..QUEUES {
                         let max = 1_000_000 + (b * 7919 + t * 104_729 + q * 31) as i64 % 900_000;
                         rows.push(QueueConsume {
-                            topic: format!("TopicTest-{t}"),
-                            group: format!("group-{t}-{g}"),
+                            topic: format!("TopicTest-{t}").into(),
+                            group: format!("group-{t}-{g}").into(),
                             queue_id: q as i32,
                             broker_offset: max,
                             consumer_offset: max - (q as i64 * 3),

@@ -331,8 +331,8 @@ fn java_requests(snap: &Snapshot) -> JavaCount {
     let (mut pair_broker, mut rows, mut topic_broker, mut user_topic_broker, mut user_pair_broker) = (0, 0, 0, 0, 0);
     for b in snap.brokers.iter().filter(|b| b.is_master()) {
         let consume = b.consume.as_deref().unwrap_or(&[]);
-        let pairs: BTreeSet<(&str, &str)> = consume.iter().map(|r| (r.topic.as_str(), r.group.as_str())).collect();
-        let topics: BTreeSet<&str> = consume.iter().map(|r| r.topic.as_str()).collect();
+        let pairs: BTreeSet<(&str, &str)> = consume.iter().map(|r| (r.topic.as_ref(), r.group.as_ref())).collect();
+        let topics: BTreeSet<&str> = consume.iter().map(|r| r.topic.as_ref()).collect();
         let user = |t: &str| !t.starts_with("%RETRY%") && !t.starts_with("%DLQ%");
         pair_broker += pairs.len();
         user_pair_broker += pairs.iter().filter(|(t, _)| user(t)).count();

@@ -183,7 +183,7 @@ fn user_offsets(master: &BrokerNode) -> Option<i64> {
     let rows = master.consume.as_ref()?;
     let mut max: std::collections::BTreeMap<(&str, i32), i64> = Default::default();
     for r in rows.iter().filter(|r| topic_kind(&r.topic) == TopicKind::User) {
-        let e = max.entry((r.topic.as_str(), r.queue_id)).or_insert(0);
+        let e = max.entry((r.topic.as_ref(), r.queue_id)).or_insert(0);
         *e = (*e).max(r.broker_offset);
     }
     Some(max.values().sum())

@@ -114,10 +114,13 @@ pub struct BrokerRuntime {
 }
 
 /// One row of `mqadmin brokerConsumeStats`.
+///
+/// Topic and group names are shared (`Arc<str>`): a broker reports the same few names on
+/// thousands of rows, and a million rows of owned copies would dominate the exporter's memory.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct QueueConsume {
-    pub topic: String,
-    pub group: String,
+    pub topic: std::sync::Arc<str>,
+    pub group: std::sync::Arc<str>,
     pub queue_id: i32,
     /// Queue max offset (next logical offset).
     pub broker_offset: i64,

@@ -184,6 +184,16 @@ pub fn runtime(rt: &RuntimeInfo) -> BrokerRuntime {
 /// Flattens GET_BROKER_CONSUME_STATS into brokerConsumeStats rows, applying the filters.
 pub fn consume_rows(list: &ConsumeStatsList, filters: &Filters) -> Vec<QueueConsume> {
     let mut rows = Vec::new();
+    // One shared copy of each name per broker (see `QueueConsume`).
+    let mut names: std::collections::HashSet<std::sync::Arc<str>> = std::collections::HashSet::new();
+    let mut intern = |s: &str| -> std::sync::Arc<str> {
+        if let Some(a) = names.get(s) {
+            return a.clone();
+        }
+        let a: std::sync::Arc<str> = s.into();
+        names.insert(a.clone());
+        a
+    };
     for (group, stats) in &list.groups {
         if !filters.group_allowed(group) {
             continue;
@@ -194,8 +204,8 @@ pub fn consume_rows(list: &ConsumeStatsList, filters: &Filters) -> Vec<QueueCons
                     continue;
                 }
                 rows.push(QueueConsume {
-                    topic: mq.topic.clone(),
-                    group: group.clone(),
+                    topic: intern(&mq.topic),
+                    group: intern(group),
                     queue_id: mq.queue_id,
                     broker_offset: ow.broker_offset,
                     consumer_offset: ow.consumer_offset,

@@ -154,7 +154,7 @@ impl Collector {
             let mut topics = vec![b.broker.clone()];
             if let Some(rows) = &b.consume {
                 if let Some(r) = rows.iter().find(|r| topic_kind(&r.topic) == TopicKind::User) {
-                    topics.push(r.topic.clone());
+                    topics.push(r.topic.to_string());
                 }
             }
             let obs = futures::future::join_all(namesrvs.iter().map(|ns| probe_route(admin, &ns.addr, &b.broker, &topics))).await;

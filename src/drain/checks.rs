@@ -176,7 +176,7 @@ pub fn routes(latest: &Snapshot, master: &BrokerNode) -> CheckResult {
 fn user_queue_offsets(rows: &[QueueConsume]) -> BTreeMap<(&str, i32), i64> {
     let mut m: BTreeMap<(&str, i32), i64> = BTreeMap::new();
     for r in rows.iter().filter(|r| topic_kind(&r.topic) == TopicKind::User) {
-        let e = m.entry((r.topic.as_str(), r.queue_id)).or_insert(r.broker_offset);
+        let e = m.entry((r.topic.as_ref(), r.queue_id)).or_insert(r.broker_offset);
         *e = (*e).max(r.broker_offset);
     }
     m
@@ -276,12 +276,12 @@ fn backlog_by_pair<'a>(
     let mut ignored = std::collections::BTreeSet::new();
     for r in rows.iter().filter(|r| topic_kind(&r.topic) == kind) {
         if cfg.is_ignored(&r.group) {
-            ignored.insert(r.group.as_str());
+            ignored.insert(r.group.as_ref());
             continue;
         }
         let d = diff(r);
         if d > 0 {
-            let e = pairs.entry((r.topic.as_str(), r.group.as_str())).or_insert((0, 0));
+            let e = pairs.entry((r.topic.as_ref(), r.group.as_ref())).or_insert((0, 0));
             e.0 = e.0.saturating_add(d);
             e.1 += 1;
         }

@@ -310,7 +310,7 @@ fn no_writes_fails_when_a_queue_vanished_or_went_back() {
     assert_fail(&check(&h, Check::NoWrites), "missing now: TopicA/1");
     let h = drained_with(|s| {
         for r in m(s).consume.as_mut().unwrap() {
-            if r.topic == "TopicA" {
+            if &*r.topic == "TopicA" {
                 r.broker_offset = 3;
             }
         }

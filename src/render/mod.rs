@@ -352,7 +352,7 @@ fn render_queues(nodes: &[(&BrokerNode, Vec<u8>)], opts: &RenderOptions, out: &m
             for (prefix, rows) in &masters {
                 // Several groups report the same queue; its max offset is written once.
                 let mut queues: Vec<(&str, i32, i64)> =
-                    rows.iter().map(|r| (r.topic.as_str(), r.queue_id, r.broker_offset)).collect();
+                    rows.iter().map(|r| (r.topic.as_ref(), r.queue_id, r.broker_offset)).collect();
                 queues.sort_unstable();
                 let mut i = 0;
                 while i < queues.len() {
@@ -388,7 +388,7 @@ fn render_queues(nodes: &[(&BrokerNode, Vec<u8>)], opts: &RenderOptions, out: &m
 fn group_sums(rows: &[QueueConsume]) -> Vec<((&str, &str), i64)> {
     let mut runs: Vec<((&str, &str), i64)> = Vec::new();
     for r in rows {
-        let key = (r.topic.as_str(), r.group.as_str());
+        let key = (r.topic.as_ref(), r.group.as_ref());
         match runs.last_mut() {
             Some((k, sum)) if *k == key => *sum = sum.saturating_add(diff(r)),
             _ => runs.push((key, diff(r))),

@@ -320,7 +320,7 @@ fn vanished_broker_has_no_series() {
     let t = render_text(&after, true);
     assert!(!t.contains("broker-b"), "{t}");
     // A queue that vanished from consume stats vanishes too.
-    after.brokers[0].consume.as_mut().unwrap().retain(|r| r.group != "G2");
+    after.brokers[0].consume.as_mut().unwrap().retain(|r| &*r.group != "G2");
     let t = render_text(&after, true);
     assert!(!t.contains(r#"group="G2""#));
 }
