@@ -68,3 +68,31 @@ fn every_design_metric_is_documented() {
         assert!(g.contains(&format!("`{name}`")), "{name} missing from the metric reference");
     }
 }
+
+/// Alert rules, their tests, the dashboard and the deploy examples may only use metric names the
+/// code emits (the README reference is generated from the same list).
+#[test]
+fn alerts_and_dashboard_use_only_emitted_metrics() {
+    let known = generated();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["alerts", "alerts/tests", "dashboards", "deploy", "deploy/kubernetes"] {
+        if let Ok(rd) = std::fs::read_dir(root.join(dir)) {
+            files.extend(rd.flatten().map(|e| e.path()).filter(|p| p.is_file()));
+        }
+    }
+    assert!(files.len() >= 4, "expected alert, test, dashboard and deploy files, found {files:?}");
+    let re = regex::Regex::new(r"rocketmq_[a-z_]+").unwrap();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for m in re.find_iter(&text) {
+            let name = m.as_str();
+            let base = ["_bucket", "_sum", "_count"].iter().fold(name, |n, s| n.strip_suffix(s).unwrap_or(n));
+            assert!(
+                known.contains(&format!("`{name}`")) || known.contains(&format!("`{base}`")),
+                "{} uses {name}, which the exporter does not emit",
+                f.display()
+            );
+        }
+    }
+}
