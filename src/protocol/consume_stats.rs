@@ -7,7 +7,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use super::lenient_json::{de as lde, from_slice};
@@ -172,8 +172,12 @@ impl<'de> Deserialize<'de> for MqKey {
                     .map(MqKey)
                     .map_err(|e| E::custom(format!("bad MessageQueue key {v:?}: {e}")))
             }
+            /// The key object itself, as `normalize` leaves it in a `[key, value]` pair.
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<MqKey, A::Error> {
+                MessageQueue::deserialize(de::value::MapAccessDeserializer::new(map)).map(MqKey)
+            }
         }
-        d.deserialize_str(V)
+        d.deserialize_any(V)
     }
 }
 
@@ -198,6 +202,16 @@ where
             let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
             while let Some(MqKey(mq)) = map.next_key()? {
                 if let Some(v) = map.next_value_seed(OptSeed::<V>(PhantomData))? {
+                    out.push((mq, v));
+                }
+            }
+            Ok(out)
+        }
+        /// fastjson's object-keyed map after `normalize`: `[[{mq}, value], …]`.
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+            while let Some((MqKey(mq), v)) = seq.next_element::<(MqKey, Option<V>)>()? {
+                if let Some(v) = v {
                     out.push((mq, v));
                 }
             }

@@ -2,8 +2,9 @@
 //!
 //! fastjson writes non-string map keys bare: `{0:"addr"}` for `Map<Long,_>` and
 //! `{{"brokerName":"b","queueId":0,"topic":"t"}:{…}}` for `Map<MessageQueue,_>` (PROTOCOL.md §5.1).
-//! Rather than a hack per body type, one linear pre-pass rewrites exactly those key positions into
-//! JSON strings; everything else is copied untouched. Standard JSON (rocketmq-rust, or a Java client
+//! Rather than a hack per body type, one linear pre-pass rewrites exactly those key positions
+//! (numbers are quoted; object-keyed maps become arrays of `[key, value]` pairs, which serde reads
+//! without a second parse); everything else is copied untouched. Standard JSON (rocketmq-rust, or a Java client
 //! that asked for browser-compatible output) therefore costs one scan and no allocation.
 //!
 //! The [`de`] module holds the tolerant field deserializers every body struct uses: fastjson omits
@@ -17,7 +18,9 @@ use serde::de::DeserializeOwned;
 use super::error::{excerpt_at, DecodeError};
 
 /// One pre-pass that turns fastjson output into standard JSON: at every object KEY position, a bare number
-/// (possibly negative) is quoted; a `{…}` or `[…]` key is replaced by a JSON string holding its raw text.
+/// (possibly negative) is quoted; an object whose first key is a `{…}` or `[…]` (fastjson's
+/// `Map<MessageQueue, _>`) becomes an array of `[key, value]` pairs, the key copied as is (an
+/// object key after string keys, which fastjson never writes, becomes a JSON string instead).
 /// Standard JSON passes through unchanged (return Cow::Borrowed when nothing needed changing). String literals
 /// with escapes must be tracked correctly. Never panics, never allocates more than O(input).
 ///
@@ -89,6 +92,13 @@ impl<'a> Writer<'a> {
             .get_or_insert_with(|| Vec::with_capacity(input.len() + input.len() / 8 + 64));
         out.extend_from_slice(&input[self.copied..upto]);
         out
+    }
+
+    /// Replaces `input[start..end]` by `with` (`start == end` inserts).
+    fn replace(&mut self, start: usize, end: usize, with: &[u8]) {
+        let out = self.flush_to(start);
+        out.extend_from_slice(with);
+        self.copied = end;
     }
 
     /// Replaces `input[start..end]` by the same bytes wrapped in quotes.
@@ -267,14 +277,43 @@ fn skip_composite(input: &[u8], start: usize) -> Result<usize, DecodeError> {
     ))
 }
 
+/// What kind of container is open at one nesting level.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ctx {
+    Array,
+    /// An object; `fresh` until its first key has been seen; `open` is the input index of its `{`.
+    Object { open: usize, fresh: bool },
+    /// An object whose keys are objects (`Map<MessageQueue, _>`), being rewritten as an array of
+    /// `[key, value]` pairs: serde then reads each key object in place, with no string escaping
+    /// and no second parse.
+    Pairs,
+}
+
+/// Index of the `:` after a key ending at `end` (whitespace allowed before it).
+fn colon_after(input: &[u8], end: usize) -> Result<usize, DecodeError> {
+    let mut j = end;
+    while j < input.len() && matches!(input[j], b' ' | b'\t' | b'\n' | b'\r') {
+        j += 1;
+    }
+    if j < input.len() && input[j] == b':' {
+        Ok(j)
+    } else {
+        Err(malformed(input, end, "expected ':' after a map key"))
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
 pub(crate) fn normalize_inner(input: &[u8]) -> Result<Normalized<'_>, DecodeError> {
     let mut w = Writer {
         input,
         out: None,
         copied: 0,
     };
-    // Open containers, innermost last: true = object. One byte per level, so O(input) at worst.
-    let mut stack: Vec<bool> = Vec::new();
+    // Open containers, innermost last. O(depth) memory, at most O(input).
+    let mut stack: Vec<Ctx> = Vec::new();
     let mut saw_ref = false;
     let mut expect_key = false;
     let mut i = 0;
@@ -290,40 +329,71 @@ pub(crate) fn normalize_inner(input: &[u8]) -> Result<Normalized<'_>, DecodeErro
         }
         let b = input[i];
         if expect_key {
-            match b {
-                b' ' | b'\t' | b'\n' | b'\r' => {
-                    i += 1;
-                    continue;
+            if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                i += 1;
+                continue;
+            }
+            // The first key of an object decides whether it becomes a list of pairs.
+            let top = stack.last().copied();
+            if let Some(Ctx::Object { open, fresh: true }) = top {
+                let to_pairs = matches!(b, b'{' | b'[');
+                if to_pairs {
+                    w.replace(open, open + 1, b"[");
                 }
+                *stack.last_mut().expect("top exists") =
+                    if to_pairs { Ctx::Pairs } else { Ctx::Object { open, fresh: false } };
+            }
+            let pairs = stack.last() == Some(&Ctx::Pairs);
+            let end = match b {
                 b'"' => {
                     let end = skip_string(input, i)?;
                     if &input[i..end] == b"\"$ref\"" {
                         saw_ref = true;
                     }
-                    expect_key = false;
-                    i = end;
-                    continue;
+                    if pairs {
+                        w.replace(i, i, b"[");
+                    }
+                    end
                 }
                 b'{' | b'[' => {
                     let end = skip_composite(input, i)?;
-                    w.stringify(i, end);
-                    expect_key = false;
-                    i = end;
-                    continue;
+                    if contains(&input[i..end], b"\"$ref\"") {
+                        saw_ref = true;
+                    }
+                    if pairs {
+                        // The key object is copied as is: it becomes the pair's first element.
+                        w.replace(i, i, b"[");
+                    } else {
+                        // An object key after string keys: keep it, as a JSON string.
+                        w.stringify(i, end);
+                    }
+                    end
                 }
                 b if is_bare(b) => {
                     let end = input[i..]
                         .iter()
                         .position(|&c| !is_bare(c))
                         .map_or(n, |p| i + p);
+                    if pairs {
+                        w.replace(i, i, b"[");
+                    }
                     w.quote(i, end);
-                    expect_key = false;
-                    i = end;
-                    continue;
+                    end
                 }
                 // `}` of an empty object, or garbage serde_json will report: handle as a value.
-                _ => expect_key = false,
+                _ => {
+                    expect_key = false;
+                    continue;
+                }
+            };
+            expect_key = false;
+            i = end;
+            if pairs {
+                let colon = colon_after(input, end)?;
+                w.replace(colon, colon + 1, b",");
+                i = colon + 1;
             }
+            continue;
         }
         match b {
             b'"' => {
@@ -331,12 +401,14 @@ pub(crate) fn normalize_inner(input: &[u8]) -> Result<Normalized<'_>, DecodeErro
                 continue;
             }
             b'{' => {
-                stack.push(true);
+                stack.push(Ctx::Object { open: i, fresh: true });
                 expect_key = true;
             }
-            b'[' => stack.push(false),
+            b'[' => stack.push(Ctx::Array),
             b'}' | b']' => match stack.pop() {
-                Some(is_obj) if is_obj == (b == b'}') => {}
+                Some(Ctx::Pairs) if b == b'}' => w.replace(i, i + 1, b"]]"),
+                Some(Ctx::Object { .. }) if b == b'}' => {}
+                Some(Ctx::Array) if b == b']' => {}
                 Some(_) => return Err(malformed(input, i, "mismatched closing bracket")),
                 None => {
                     return Err(malformed(
@@ -346,7 +418,14 @@ pub(crate) fn normalize_inner(input: &[u8]) -> Result<Normalized<'_>, DecodeErro
                     ))
                 }
             },
-            b',' => expect_key = stack.last() == Some(&true),
+            b',' => match stack.last() {
+                Some(Ctx::Pairs) => {
+                    w.replace(i, i + 1, b"],");
+                    expect_key = true;
+                }
+                Some(Ctx::Object { .. }) => expect_key = true,
+                _ => expect_key = false,
+            },
             _ => {}
         }
         i += 1;
@@ -699,34 +778,33 @@ mod tests {
     }
 
     #[test]
-    fn object_and_array_keys_become_strings() {
+    fn object_keyed_maps_become_pair_lists() {
         let got = norm(r#"{{"brokerName":"b","queueId":0,"topic":"t"}:5}"#);
-        assert_eq!(
-            got,
-            r#"{"{\"brokerName\":\"b\",\"queueId\":0,\"topic\":\"t\"}":5}"#
-        );
+        assert_eq!(got, r#"[[{"brokerName":"b","queueId":0,"topic":"t"},5]]"#);
         let v: serde_json::Value = serde_json::from_str(&got).unwrap();
-        let key = v.as_object().unwrap().keys().next().unwrap().clone();
-        assert_eq!(key, r#"{"brokerName":"b","queueId":0,"topic":"t"}"#);
-        assert_eq!(norm(r#"{[1,2]:"x"}"#), r#"{"[1,2]":"x"}"#);
-        // Nested braces, escapes, and a newline inside the key object survive the round trip.
+        assert_eq!(v[0][0]["topic"], "t");
+        assert_eq!(v[0][1], 5);
+        assert_eq!(norm(r#"{[1,2]:"x",[3]:"y"}"#), r#"[[[1,2],"x"],[[3],"y"]]"#);
+        // Several entries, nested values, and a bare numeric key inside a value.
+        let got = norm(r#"{"offsetTable":{{"q":0}:{"a":{0:"x"}},{"q":1}:{"a":{}}},"n":1}"#);
+        assert_eq!(got, r#"{"offsetTable":[[{"q":0},{"a":{"0":"x"}}],[{"q":1},{"a":{}}]],"n":1}"#);
+        // Braces, escapes, and a newline inside the key object are copied untouched.
         let raw = "{{\"t\":\"a}b{\\\"c\\\\\",\n\"n\":{\"x\":[1]}}:1}";
         let out = norm(raw);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        let key = v.as_object().unwrap().keys().next().unwrap();
-        assert_eq!(key, "{\"t\":\"a}b{\\\"c\\\\\",\n\"n\":{\"x\":[1]}}");
+        assert_eq!(v[0][0]["t"], "a}b{\"c\\");
+        // An object key after string keys (fastjson never mixes them) stays a JSON string.
+        let got = norm(r#"{"a":1,{"b":2}:3}"#);
+        assert_eq!(got, r#"{"a":1,"{\"b\":2}":3}"#);
     }
 
     #[test]
     fn whitespace_around_rewritten_keys() {
         let got = norm("{ \n {\"brokerName\" : \"b\"} \n : 1,\r\n\t-7 :2}");
-        assert_eq!(
-            got,
-            "{ \n \"{\\\"brokerName\\\" : \\\"b\\\"}\" \n : 1,\r\n\t\"-7\" :2}"
-        );
+        assert_eq!(got, "[ \n [{\"brokerName\" : \"b\"} \n , 1],\r\n\t[\"-7\" ,2]]");
         let v: serde_json::Value = serde_json::from_str(&got).unwrap();
-        assert_eq!(v["-7"], 2);
-        assert_eq!(v[r#"{"brokerName" : "b"}"#], 1);
+        assert_eq!(v[1][0], "-7");
+        assert_eq!(v[0][0]["brokerName"], "b");
     }
 
     #[test]
@@ -742,10 +820,25 @@ mod tests {
     }
 
     #[test]
-    fn control_characters_in_raw_keys_are_escaped() {
-        let out = norm("{{\"a\":\u{1}1}:2}");
+    fn control_characters_in_stringified_keys_are_escaped() {
+        // Only a mixed map stringifies an object key; its control bytes must be escaped.
+        let out = norm("{\"k\":0,{\"a\":\"\u{1}\"}:2}");
         assert!(out.contains("\\u0001"), "{out}");
         serde_json::from_str::<serde_json::Value>(&out).unwrap();
+    }
+
+    #[test]
+    fn pair_rewrite_needs_a_colon() {
+        assert!(normalize(b"{{\"a\":1} 2}").is_err());
+        assert!(normalize(b"{{\"a\":1}").is_err());
+    }
+
+    #[test]
+    fn ref_inside_a_key_object_is_seen() {
+        assert!(matches!(
+            from_slice::<serde_json::Value>("X", br#"{{"$ref":"$"}:1}"#),
+            Err(DecodeError::CircularRef { .. })
+        ));
     }
 
     #[test]
