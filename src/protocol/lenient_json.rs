@@ -287,6 +287,9 @@ enum Ctx {
     /// `[key, value]` pairs: serde then reads each key object in place, with no string escaping
     /// and no second parse.
     Pairs,
+    /// Sits under a key object of a `Pairs` map while it is being read (and normalized like any
+    /// value); when that object closes, the `:` after it becomes the pair's `,`.
+    KeyEnd,
 }
 
 /// Index of the `:` after a key ending at `end` (whitespace allowed before it).
@@ -355,18 +358,21 @@ pub(crate) fn normalize_inner(input: &[u8]) -> Result<Normalized<'_>, DecodeErro
                     }
                     end
                 }
+                b'{' | b'[' if pairs => {
+                    // The key object becomes the pair's first element. It is walked like any
+                    // value (so fastjson inside it is rewritten too); closing it ends the key.
+                    w.replace(i, i, b"[");
+                    stack.push(Ctx::KeyEnd);
+                    expect_key = false;
+                    continue;
+                }
                 b'{' | b'[' => {
+                    // An object key after string keys (fastjson never mixes them): a JSON string.
                     let end = skip_composite(input, i)?;
                     if contains(&input[i..end], b"\"$ref\"") {
                         saw_ref = true;
                     }
-                    if pairs {
-                        // The key object is copied as is: it becomes the pair's first element.
-                        w.replace(i, i, b"[");
-                    } else {
-                        // An object key after string keys: keep it, as a JSON string.
-                        w.stringify(i, end);
-                    }
+                    w.stringify(i, end);
                     end
                 }
                 b if is_bare(b) => {
@@ -405,19 +411,28 @@ pub(crate) fn normalize_inner(input: &[u8]) -> Result<Normalized<'_>, DecodeErro
                 expect_key = true;
             }
             b'[' => stack.push(Ctx::Array),
-            b'}' | b']' => match stack.pop() {
-                Some(Ctx::Pairs) if b == b'}' => w.replace(i, i + 1, b"]]"),
-                Some(Ctx::Object { .. }) if b == b'}' => {}
-                Some(Ctx::Array) if b == b']' => {}
-                Some(_) => return Err(malformed(input, i, "mismatched closing bracket")),
-                None => {
-                    return Err(malformed(
-                        input,
-                        i,
-                        "closing bracket without an opening one",
-                    ))
+            b'}' | b']' => {
+                match stack.pop() {
+                    Some(Ctx::Pairs) if b == b'}' => w.replace(i, i + 1, b"]]"),
+                    Some(Ctx::Object { .. }) if b == b'}' => {}
+                    Some(Ctx::Array) if b == b']' => {}
+                    Some(_) => return Err(malformed(input, i, "mismatched closing bracket")),
+                    None => {
+                        return Err(malformed(
+                            input,
+                            i,
+                            "closing bracket without an opening one",
+                        ))
+                    }
                 }
-            },
+                if stack.last() == Some(&Ctx::KeyEnd) {
+                    stack.pop();
+                    let colon = colon_after(input, i + 1)?;
+                    w.replace(colon, colon + 1, b",");
+                    i = colon + 1;
+                    continue;
+                }
+            }
             b',' => match stack.last() {
                 Some(Ctx::Pairs) => {
                     w.replace(i, i + 1, b"],");
@@ -825,6 +840,26 @@ mod tests {
         let out = norm("{\"k\":0,{\"a\":\"\u{1}\"}:2}");
         assert!(out.contains("\\u0001"), "{out}");
         serde_json::from_str::<serde_json::Value>(&out).unwrap();
+    }
+
+    #[test]
+    fn fastjson_inside_key_objects_is_rewritten_too() {
+        // Found by the fuzzer after the pair rewrite: a key object holding a bare key was copied
+        // as is, so a second pass changed it again. Key objects are now walked like values.
+        let crash: &[u8] = &[
+            123, 32, 32, 32, 32, 116, 111, 112, 105, 99, 32, 32, 123, 123, 45, 17, 9, 125, 9, 58, 32, 13, 13, 13, 97, 5,
+            125, 50, 49, 112, 116, 97, 98, 108, 101, 105, 99, 32, 255, 255, 255, 255, 255, 255, 255, 255, 0, 0, 13, 13,
+            65, 5, 125, 50, 35, 32, 33,
+        ];
+        if let Ok(out) = normalize(crash) {
+            assert_eq!(&*normalize(&out).unwrap(), &*out, "idempotent");
+        }
+        let got = norm(r#"{{"x":{0:1},"q":2}:{"v":{1:2}}}"#);
+        assert_eq!(got, r#"[[{"x":{"0":1},"q":2},{"v":{"1":2}}]]"#);
+        assert_eq!(&*normalize(got.as_bytes()).unwrap(), got.as_bytes());
+        // Keys nested in keys: still linear, no recursion.
+        let deep = "{".repeat(20_000) + &"}:1".repeat(20_000);
+        let _ = normalize(deep.as_bytes());
     }
 
     #[test]
