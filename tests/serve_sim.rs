@@ -256,3 +256,35 @@ fn dead_group_blocks_the_drain_until_ignored() {
     let dead: f64 = e.values("rocketmq_consumer_group_diff", &[("broker", "broker-b"), ("group", "dead-group")]).iter().sum();
     assert!(dead > 0.0);
 }
+
+#[test]
+fn sidecar_mode_exports_only_its_brokers_with_learned_identity() {
+    let sim = Sim::start(SimConfig::runbook(), Scenario::none());
+    sim.advance(15);
+    let master = sim.cluster.node_addr("broker-a", 0).unwrap().to_string();
+    let slave = sim.cluster.node_addr("broker-a", 1).unwrap().to_string();
+    // Without --namesrv.addr: no NameServer is asked or reported.
+    let ex = Exporter::serve(&["--broker.addr", &format!("{master},{slave}"), "--collect.interval", "500ms"]);
+    ex.wait_ready(Duration::from_secs(30));
+    // Identity comes from each broker's own config; the second cycle groups master and slave.
+    let e = ex.scrape_until(Duration::from_secs(20), "slave lag measured", |e| {
+        one(e, "rocketmq_broker_replication_lag_bytes", "broker-a", "1").is_some()
+    });
+    assert_eq!(e.count("rocketmq_broker_up"), 2, "only the two configured nodes:\n{}", e.raw);
+    assert_eq!(e.values("rocketmq_broker_up", &[("cluster", "DefaultCluster"), ("broker", "broker-a"), ("broker_id", "0"), ("addr", &master)]), vec![1.0]);
+    assert_eq!(e.values("rocketmq_broker_up", &[("broker", "broker-a"), ("broker_id", "1"), ("addr", &slave)]), vec![1.0]);
+    assert_eq!(e.count("rocketmq_namesrv_up"), 0, "sidecar mode reports no NameServer it was not given");
+    assert!(e.count("rocketmq_consumer_diff") > 0);
+    // Writable broker: not ready; and without NameServers the route check cannot pass.
+    assert_eq!(one(&e, "rocketmq_broker_drain_ready", "broker-a", "0"), Some(0.0));
+    assert_eq!(e.one("rocketmq_broker_drain_check", &[("broker", "broker-a"), ("check", "routes")]), Some(0.0));
+
+    // With --namesrv.addr the NameServer is asked too, but still only our broker is fetched.
+    let ex = Exporter::serve(&["--broker.addr", &master, "--namesrv.addr", &sim.ns(), "--collect.interval", "500ms"]);
+    ex.wait_ready(Duration::from_secs(30));
+    let e = ex.scrape_until(Duration::from_secs(20), "namesrv reported", |e| e.count("rocketmq_namesrv_up") == 1);
+    assert_eq!(e.values("rocketmq_namesrv_up", &[("addr", &sim.ns())]), vec![1.0]);
+    assert_eq!(e.count("rocketmq_broker_up"), 1);
+    // Its slave is not watched here, so replication cannot be judged: never a false "ready".
+    assert_eq!(e.one("rocketmq_broker_drain_check", &[("broker", "broker-a"), ("check", "replication")]), Some(0.0));
+}

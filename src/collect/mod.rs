@@ -71,17 +71,12 @@ impl Collector {
     pub async fn collect(&self) -> Snapshot {
         let started = Instant::now();
         let taken_at_ms = now_ms();
-        let (namesrvs, groups) = if self.cfg.brokers.is_empty() {
-            let d = discover::discover(&self.admin, &self.cfg.namesrvs).await;
-            (d.namesrvs, d.groups)
-        } else if self.cfg.namesrvs.is_empty() {
-            (Vec::new(), self.sidecar_groups())
-        } else {
-            // Sidecar mode with NameServers configured: ask them (for their health and the
-            // route check) but fetch only our own brokers.
-            let d = discover::discover(&self.admin, &self.cfg.namesrvs).await;
-            (d.namesrvs, self.sidecar_groups())
-        };
+        let sidecar = !self.cfg.brokers.is_empty();
+        // NameServers are asked whenever configured: in sidecar mode only for their health and the
+        // route check, since the brokers to fetch are the configured ones.
+        let discovery = discover::discover(&self.admin, &self.cfg.namesrvs).await;
+        let namesrvs = discovery.namesrvs;
+        let groups = if sidecar { self.sidecar_groups() } else { discovery.groups };
 
         // One task per group, not futures polled inside this one: decoding the answers is most
         // of a cycle's CPU, and only separate tasks spread it over the runtime's threads.
@@ -99,7 +94,7 @@ impl Collector {
         let mut brokers: Vec<BrokerNode> = fetched.into_iter().flatten().collect();
         brokers.sort_by(|a, b| (&a.cluster, &a.broker, a.broker_id).cmp(&(&b.cluster, &b.broker, b.broker_id)));
 
-        if !self.cfg.brokers.is_empty() {
+        if sidecar {
             let mut known = self.sidecar_identity.lock().unwrap();
             for b in brokers.iter().filter(|b| !b.cluster.is_empty()) {
                 known.insert(b.addr.clone(), (b.cluster.clone(), b.broker.clone(), b.broker_id));
@@ -112,7 +107,7 @@ impl Collector {
             namesrvs,
             brokers,
             routes,
-            sidecar: !self.cfg.brokers.is_empty(),
+            sidecar,
         }
     }
 
