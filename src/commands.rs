@@ -94,20 +94,31 @@ fn verdict_line(v: &Verdict) -> String {
     }
 }
 
-/// `drain`: permission 4 on the named master, then follow the verdict until ready.
-pub async fn drain(args: &MutateArgs) -> anyhow::Result<i32> {
-    let c = collector(&args.conn)?;
+/// Finds the named master, asks for confirmation, and sets its `brokerPermission`: the one
+/// mutation this tool makes. Returns the master as it was before, or `None` (after saying why)
+/// when there is no master of that name.
+async fn set_permission(c: &Collector, args: &MutateArgs, perm: &str, meaning: &str) -> anyhow::Result<Option<BrokerNode>> {
     let snap = c.collect().await;
     let Some(master) = find_master(&snap, &args.broker) else {
         eprintln!("error: no master named {:?}", args.broker);
-        return Ok(EXIT_ERROR);
+        return Ok(None);
     };
-    let addr = master.addr.clone();
-    confirm(&format!("Set brokerPermission=4 (read-only) on {} at {addr}?", args.broker), args.yes)?;
+    let addr = &master.addr;
+    confirm(&format!("Set brokerPermission={perm} ({meaning}) on {} at {addr}?", args.broker), args.yes)?;
     c.admin()
-        .update_broker_config(&addr, &[("brokerPermission", "4")], args.conn.collect_timeout)
+        .update_broker_config(addr, &[("brokerPermission", perm)], args.conn.collect_timeout)
         .await
         .with_context(|| format!("UPDATE_BROKER_CONFIG on {addr}"))?;
+    Ok(Some(master.clone()))
+}
+
+/// `drain`: permission 4 on the named master, then follow the verdict until ready.
+pub async fn drain(args: &MutateArgs) -> anyhow::Result<i32> {
+    let c = collector(&args.conn)?;
+    let Some(master) = set_permission(&c, args, "4", "read-only").await? else {
+        return Ok(EXIT_ERROR);
+    };
+    let addr = master.addr;
     eprintln!("{} at {addr}: brokerPermission set to 4; following readiness (Ctrl-C to stop)…", args.broker);
     let mut history = crate::collect::history::History::new(args.drain.drain_window);
     let deadline = Instant::now() + args.follow_timeout;
@@ -137,18 +148,11 @@ pub async fn drain(args: &MutateArgs) -> anyhow::Result<i32> {
 /// every NameServer and that messages are stored again.
 pub async fn restore(args: &MutateArgs) -> anyhow::Result<i32> {
     let c = collector(&args.conn)?;
-    let snap = c.collect().await;
-    let Some(master) = find_master(&snap, &args.broker) else {
-        eprintln!("error: no master named {:?}", args.broker);
+    let Some(master) = set_permission(&c, args, "6", "read-write").await? else {
         return Ok(EXIT_ERROR);
     };
-    let addr = master.addr.clone();
-    let before = user_offsets(master);
-    confirm(&format!("Set brokerPermission=6 (read-write) on {} at {addr}?", args.broker), args.yes)?;
-    c.admin()
-        .update_broker_config(&addr, &[("brokerPermission", "6")], args.conn.collect_timeout)
-        .await
-        .with_context(|| format!("UPDATE_BROKER_CONFIG on {addr}"))?;
+    let before = user_offsets(&master);
+    let addr = master.addr;
     eprintln!("{} at {addr}: brokerPermission set to 6; waiting for routes and traffic…", args.broker);
     let deadline = Instant::now() + args.follow_timeout;
     loop {
