@@ -52,7 +52,7 @@ fn snapshot() -> Snapshot {
 
 fn bench(c: &mut Criterion) {
     let snap = Arc::new(snapshot());
-    let verdicts = drain::evaluate(&[snap.clone()], &DrainConfig::default());
+    let verdicts = drain::evaluate(&snap, &[], &DrainConfig::default());
     let opts = RenderOptions::default();
     let mut body = Vec::new();
     render::render(&snap, &verdicts, &opts, &mut body);

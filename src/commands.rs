@@ -58,7 +58,7 @@ pub async fn status(args: &StatusArgs) -> anyhow::Result<i32> {
         }
     }
     let (first, second) = two_samples(&c, args.drain.drain_window, false).await;
-    let verdicts = drain::evaluate(&[first, second.clone()], &args.drain.config());
+    let verdicts = drain::evaluate_series(&[first, second.clone()], &args.drain.config());
     print!("{}", render_status(&second, &verdicts, args.broker.as_deref()));
     let Some(name) = &args.broker else { return Ok(EXIT_READY) };
     Ok(match verdicts.iter().find(|v| &v.broker == name) {
@@ -120,12 +120,13 @@ pub async fn drain(args: &MutateArgs) -> anyhow::Result<i32> {
     };
     let addr = master.addr;
     eprintln!("{} at {addr}: brokerPermission set to 4; following readiness (Ctrl-C to stop)…", args.broker);
-    let mut history = crate::collect::history::History::new(args.drain.drain_window);
+    let mut history = drain::History::new(args.drain.drain_window);
     let deadline = Instant::now() + args.follow_timeout;
     let mut last = String::new();
     loop {
-        history.push(Arc::new(c.collect().await));
-        let verdicts = drain::evaluate(&history.snapshots(), &args.drain.config());
+        let snap = Arc::new(c.collect().await);
+        history.push(snap.clone());
+        let verdicts = drain::evaluate(&snap, &history.past(), &args.drain.config());
         if let Some(v) = verdicts.iter().find(|v| v.broker == args.broker) {
             let line = verdict_line(v);
             if line != last {

@@ -10,7 +10,7 @@ use anyhow::Context;
 
 use crate::admin::Admin;
 use crate::cli::{LogArgs, LogFormat, ServeArgs};
-use crate::collect::history::History;
+use crate::drain::History;
 use crate::collect::Collector;
 use crate::drain::{self, DrainConfig};
 use crate::remoting::RemotingClient;
@@ -92,7 +92,8 @@ impl FailureLog {
 /// Everything one cycle needs besides the snapshot.
 pub struct Pipeline {
     pub collector: Collector,
-    pub history: Mutex<History>,
+    /// Shared with the blocking task that updates it each cycle.
+    pub history: Arc<Mutex<History>>,
     pub drain: DrainConfig,
     pub render: RenderOptions,
     pub state: ServeState,
@@ -103,7 +104,7 @@ impl Pipeline {
     pub fn new(collector: Collector, drain: DrainConfig, render: RenderOptions, state: ServeState) -> Self {
         Pipeline {
             collector,
-            history: Mutex::new(History::new(drain.window)),
+            history: Arc::new(Mutex::new(History::new(drain.window))),
             drain,
             render,
             state,
@@ -115,16 +116,18 @@ impl Pipeline {
     pub async fn cycle(&self) -> Arc<Snapshot> {
         let snap = Arc::new(self.collector.collect().await);
         self.failures.lock().unwrap().observe(&snap);
-        let history = {
-            let mut h = self.history.lock().unwrap();
-            h.push(snap.clone());
-            h.snapshots()
-        };
-        // Evaluation, rendering and gzip are CPU work proportional to the number of series: keep
-        // them off the async workers that serve scrapes.
+        // Reducing the previous snapshot to a past cycle, evaluation, rendering and gzip are CPU
+        // work proportional to the number of series: keep them off the async workers that serve
+        // scrapes.
         let (drain_cfg, render_opts, s) = (self.drain.clone(), self.render.clone(), snap.clone());
+        let history = self.history.clone();
         let exposition = tokio::task::spawn_blocking(move || {
-            let verdicts = drain::evaluate(&history, &drain_cfg);
+            let past = {
+                let mut h = history.lock().unwrap();
+                h.push(s.clone());
+                h.past()
+            };
+            let verdicts = drain::evaluate(&s, &past, &drain_cfg);
             let mut body = Vec::with_capacity(64 * 1024);
             render::render(&s, &verdicts, &render_opts, &mut body);
             body.extend_from_slice(&crate::self_metrics::encode());

@@ -13,6 +13,7 @@ pub mod commands;
 pub mod daemon;
 pub mod drain;
 pub mod logfmt;
+pub mod memory;
 pub mod protocol;
 pub mod remoting;
 pub mod render;

@@ -6,6 +6,7 @@ use rocketmq_exporter::cli::{Cli, Command};
 use rocketmq_exporter::{commands, daemon};
 
 fn main() {
+    rocketmq_exporter::memory::tune_allocator();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let code = runtime.block_on(async {

@@ -122,11 +122,10 @@ mod tests {
     use super::*;
     use crate::drain::{evaluate, Check, CheckResult, DrainConfig};
     use crate::render::tests::rich_snapshot;
-    use std::sync::Arc;
 
     fn status(only: Option<&str>) -> String {
         let s = rich_snapshot();
-        let v = evaluate(&[Arc::new(s.clone())], &DrainConfig::default());
+        let v = evaluate(&s, &[], &DrainConfig::default());
         render_status(&s, &v, only)
     }
 

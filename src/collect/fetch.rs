@@ -7,6 +7,7 @@
 
 use futures::future::join_all;
 
+use super::ha_memo::{HaAnswer, HaMemo};
 use super::Filters;
 use crate::admin::Admin;
 use crate::protocol::{consume_stats::ConsumeStatsList, runtime_info::RuntimeInfo};
@@ -23,13 +24,13 @@ pub struct NodeTarget {
 }
 
 /// Fetches a master and its slaves (`targets` may hold only slaves if the master is unknown).
-pub async fn fetch_group(admin: &Admin, targets: Vec<NodeTarget>, filters: &Filters) -> Vec<BrokerNode> {
+pub async fn fetch_group(admin: &Admin, targets: Vec<NodeTarget>, filters: &Filters, ha_memo: &HaMemo) -> Vec<BrokerNode> {
     let (masters, slaves): (Vec<_>, Vec<_>) = targets.into_iter().partition(|t| t.broker_id == 0);
     let mut out = Vec::new();
     let mut master_max: Option<i64> = None;
     let mut master_ha: Option<Vec<HaConnection>> = None;
     for m in masters {
-        let node = fetch_master(admin, m, filters).await;
+        let node = fetch_master(admin, m, filters, ha_memo).await;
         if let Some(rt) = &node.runtime {
             master_max = rt.commitlog_max_offset;
         }
@@ -64,16 +65,24 @@ fn record_error(node: &mut BrokerNode, e: &RemotingError) {
     }
 }
 
-async fn fetch_master(admin: &Admin, t: NodeTarget, filters: &Filters) -> BrokerNode {
+async fn fetch_master(admin: &Admin, t: NodeTarget, filters: &Filters, ha_memo: &HaMemo) -> BrokerNode {
     let mut node = base(&t);
     node.up = true;
-    // All four at once: one round trip per master. 907 exists on 5.x only; a 4.x broker answers
-    // "not supported" at once, which is cheaper than a second round trip to learn the version.
+    // All at once: one round trip per master. 907 exists on 5.x only; a 4.x broker answers
+    // "not supported" at once, which is cheaper than a second round trip to learn the version,
+    // and the memo spares the request on later cycles.
+    let skip_ha = ha_memo.skip(&t.addr);
     let (rt, cfg, cs, ha) = tokio::join!(
         admin.runtime_info(&t.addr),
         admin.broker_config(&t.addr),
         admin.broker_consume_stats(&t.addr),
-        admin.ha_status(&t.addr)
+        async {
+            if skip_ha {
+                None
+            } else {
+                Some(admin.ha_status(&t.addr).await)
+            }
+        }
     );
     apply_runtime(&mut node, rt);
     apply_config(&mut node, cfg);
@@ -81,7 +90,14 @@ async fn fetch_master(admin: &Admin, t: NodeTarget, filters: &Filters) -> Broker
         Ok(list) => node.consume = Some(consume_rows(&list, filters)),
         Err(e) => record_error(&mut node, &e),
     }
-    match ha {
+    let answer = match &ha {
+        None => HaAnswer::Skipped,
+        Some(Ok(Some(_))) => HaAnswer::Supported,
+        Some(Ok(None)) => HaAnswer::Unsupported,
+        Some(Err(_)) => HaAnswer::Failed,
+    };
+    ha_memo.record(&t.addr, node.version.as_deref(), answer);
+    match ha.unwrap_or(Ok(None)) {
         Ok(Some(ha)) => {
             node.ha_connections = Some(
                 ha.ha_connection_info

@@ -5,7 +5,7 @@
 
 pub mod discover;
 pub mod fetch;
-pub mod history;
+pub mod ha_memo;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -52,6 +52,7 @@ pub struct Collector {
     cfg: CollectConfig,
     /// Sidecar mode: who each address said it is (from its config), for grouping next cycle.
     sidecar_identity: std::sync::Mutex<BTreeMap<String, (String, String, i64)>>,
+    ha_memo: Arc<ha_memo::HaMemo>,
 }
 
 pub fn now_ms() -> i64 {
@@ -60,7 +61,7 @@ pub fn now_ms() -> i64 {
 
 impl Collector {
     pub fn new(admin: Admin, cfg: CollectConfig) -> Self {
-        Collector { admin, cfg, sidecar_identity: Default::default() }
+        Collector { admin, cfg, sidecar_identity: Default::default(), ha_memo: Default::default() }
     }
 
     pub fn admin(&self) -> &Admin {
@@ -83,9 +84,10 @@ impl Collector {
         let filters = Arc::new(self.cfg.filters.clone());
         let fetched: Vec<Vec<BrokerNode>> = stream::iter(groups.into_iter())
             .map(|targets| {
-                let (admin, filters) = (self.admin.clone(), filters.clone());
+                let (admin, filters, memo) = (self.admin.clone(), filters.clone(), self.ha_memo.clone());
                 let fallback = targets.clone();
-                let task = AbortOnDrop(tokio::spawn(async move { fetch::fetch_group(&admin, targets, &filters).await }));
+                let task =
+                    AbortOnDrop(tokio::spawn(async move { fetch::fetch_group(&admin, targets, &filters, &memo).await }));
                 async move { task.join().await.unwrap_or_else(|e| failed_group(&fallback, &e)) }
             })
             .buffer_unordered(self.cfg.concurrency.max(1))
@@ -218,5 +220,77 @@ async fn probe_route(admin: &Admin, namesrv: &str, broker: &str, topics: &[Strin
     RouteObservation { namesrv: namesrv.to_string(), writable: None, topic: None, error: last_err }
 }
 
-/// Shared handle to the latest snapshots, for the daemon and the CLI.
-pub type SharedHistory = Arc<std::sync::Mutex<history::History>>;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remoting::{ClientOptions, RemotingClient};
+    use crate::sim::{Flavor, SimCluster, SimConfig};
+
+    fn collector(sim: &SimCluster) -> Collector {
+        let client = RemotingClient::new(ClientOptions::default()).unwrap();
+        let cfg = CollectConfig {
+            namesrvs: vec![sim.namesrv_addr().to_string()],
+            brokers: Vec::new(),
+            filters: Filters::default(),
+            concurrency: 8,
+        };
+        Collector::new(Admin::new(client), cfg)
+    }
+
+    #[tokio::test]
+    async fn ha_status_is_asked_once_of_a_4x_master_and_again_after_an_upgrade() {
+        let sim = SimCluster::start(SimConfig::default()).await.unwrap();
+        let c = collector(&sim);
+        let ha = |b: &str| {
+            sim.requests_received(b, 0, crate::remoting::codes::request::GET_BROKER_HA_STATUS)
+        };
+        for _ in 0..3 {
+            let s = c.collect().await;
+            assert!(
+                s.brokers.iter().all(|b| b.up),
+                "{:?}",
+                s.brokers.iter().map(|b| &b.error).collect::<Vec<_>>()
+            );
+            // The 5.x master's HA view is there every cycle.
+            let b = s
+                .brokers
+                .iter()
+                .find(|b| b.broker == "broker-b" && b.is_master())
+                .unwrap();
+            assert!(b.ha_connections.is_some());
+        }
+        assert_eq!(
+            ha("broker-a"),
+            1,
+            "4.9 refused once; not asked again at the same version"
+        );
+        assert_eq!(ha("broker-b"), 3, "5.x asked every cycle");
+        assert_eq!(
+            sim.requests_received(
+                "broker-a",
+                0,
+                crate::remoting::codes::request::GET_BROKER_RUNTIME_INFO
+            ),
+            3
+        );
+
+        // Upgraded in place: the cycle that sees the new version forgets the refusal, the next asks.
+        sim.with_state(|s| {
+            s.brokers
+                .iter_mut()
+                .find(|b| b.name == "broker-a")
+                .unwrap()
+                .flavor = Flavor::Java53
+        });
+        c.collect().await;
+        assert_eq!(ha("broker-a"), 1);
+        let s = c.collect().await;
+        assert_eq!(ha("broker-a"), 2);
+        let a = s
+            .brokers
+            .iter()
+            .find(|b| b.broker == "broker-a" && b.is_master())
+            .unwrap();
+        assert!(a.ha_connections.is_some(), "5.x answers once asked");
+    }
+}

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::config::DrainConfig;
+use super::past::{PastCycle, QueueOffsets};
 use crate::snapshot::{topic_kind, BrokerNode, QueueConsume, Snapshot, TopicKind};
 
 /// One question of the drain verdict; `name()` is the `check` label value.
@@ -172,40 +173,20 @@ pub fn routes(latest: &Snapshot, master: &BrokerNode) -> CheckResult {
     }
 }
 
-/// Max broker offset per user-topic queue: the queue's logical end, whichever group reports it.
-fn user_queue_offsets(rows: &[QueueConsume]) -> BTreeMap<(&str, i32), i64> {
-    let mut m: BTreeMap<(&str, i32), i64> = BTreeMap::new();
-    for r in rows.iter().filter(|r| topic_kind(&r.topic) == TopicKind::User) {
-        let e = m.entry((r.topic.as_ref(), r.queue_id)).or_insert(r.broker_offset);
-        *e = (*e).max(r.broker_offset);
-    }
-    m
-}
-
 /// no_writes: no user-topic queue offset advanced over at least `window`.
 ///
 /// Retry and system topics may advance (retry trickle, schedule re-puts): they do not hold user
 /// messages that would be lost.
-pub fn no_writes(history: &[Arc<Snapshot>], master: &BrokerNode, cfg: &DrainConfig) -> CheckResult {
+pub fn no_writes(latest: &Snapshot, past: &[Arc<PastCycle>], master: &BrokerNode, cfg: &DrainConfig) -> CheckResult {
     let c = Check::NoWrites;
-    let Some(latest) = history.last() else {
-        return CheckResult::fail(c, "no snapshots");
-    };
     let window = cfg.window_ms();
-    let old = history[..history.len() - 1]
-        .iter()
-        .rev()
-        .find(|s| latest.taken_at_ms.saturating_sub(s.taken_at_ms) >= window);
+    let old = past.iter().rev().find(|p| latest.taken_at_ms.saturating_sub(p.taken_at_ms) >= window);
     let Some(old) = old else {
-        let have = latest.taken_at_ms.saturating_sub(history[0].taken_at_ms).max(0);
+        let have = past.first().map_or(0, |p| latest.taken_at_ms.saturating_sub(p.taken_at_ms).max(0));
         return CheckResult::fail(c, format!("need {} of history, have {}", fmt_secs(window), fmt_secs(have)));
     };
     let span = fmt_secs(latest.taken_at_ms.saturating_sub(old.taken_at_ms));
-    let old_master = old
-        .brokers
-        .iter()
-        .find(|b| b.is_master() && b.cluster == master.cluster && b.broker == master.broker);
-    let Some(old_master) = old_master else {
+    let Some(old_master) = old.master(&master.cluster, &master.broker) else {
         return CheckResult::fail(c, format!("master not in the snapshot from {span} ago"));
     };
     if old_master.addr != master.addr {
@@ -217,28 +198,27 @@ pub fn no_writes(history: &[Arc<Snapshot>], master: &BrokerNode, cfg: &DrainConf
     let Some(now_rows) = master.consume.as_deref() else {
         return CheckResult::fail(c, "consume stats unavailable now (master down?)");
     };
-    let Some(old_rows) = old_master.consume.as_deref() else {
+    let Some(old_q) = old_master.queues.as_ref() else {
         return CheckResult::fail(c, format!("consume stats unavailable {span} ago (master down?)"));
     };
-    let now_q = user_queue_offsets(now_rows);
-    let old_q = user_queue_offsets(old_rows);
+    let now_q = QueueOffsets::of_rows(now_rows);
 
     let mut advanced = Vec::new();
     let mut backwards = Vec::new();
     let mut unknown = Vec::new();
-    for (&(topic, qid), &now) in &now_q {
-        match old_q.get(&(topic, qid)) {
-            Some(&before) if now > before => advanced.push(format!("{topic}/{qid} +{}", now.saturating_sub(before))),
-            Some(&before) if now < before => backwards.push(format!("{topic}/{qid} {before}→{now}")),
+    for (topic, qid, now) in now_q.iter() {
+        match old_q.get(topic, qid) {
+            Some(before) if now > before => advanced.push(format!("{topic}/{qid} +{}", now.saturating_sub(before))),
+            Some(before) if now < before => backwards.push(format!("{topic}/{qid} {before}→{now}")),
             Some(_) => {}
             None if now > 0 => unknown.push(format!("{topic}/{qid}")),
             None => {}
         }
     }
     let vanished: Vec<String> = old_q
-        .keys()
-        .filter(|k| !now_q.contains_key(*k))
-        .map(|(t, q)| format!("{t}/{q}"))
+        .iter()
+        .filter(|&(t, q, _)| now_q.get(t, q).is_none())
+        .map(|(t, q, _)| format!("{t}/{q}"))
         .collect();
 
     let mut problems = Vec::new();

@@ -6,11 +6,15 @@
 
 pub mod checks;
 pub mod config;
+pub mod history;
+pub mod past;
 
 use std::sync::Arc;
 
 pub use checks::{Check, CheckResult};
 pub use config::DrainConfig;
+pub use history::History;
+pub use past::PastCycle;
 
 use crate::snapshot::Snapshot;
 
@@ -35,12 +39,9 @@ impl Verdict {
 
 /// Evaluates every master (broker_id 0) of the latest snapshot.
 ///
-/// `history` holds snapshots oldest first; the last one is "now". Older ones are only used by
-/// `no_writes`, which needs a snapshot at least `cfg.window` older than the latest.
-pub fn evaluate(history: &[Arc<Snapshot>], cfg: &DrainConfig) -> Vec<Verdict> {
-    let Some(latest) = history.last() else {
-        return Vec::new();
-    };
+/// `past` holds earlier cycles oldest first. Only `no_writes` reads them: it needs one at least
+/// `cfg.window` older than `latest`.
+pub fn evaluate(latest: &Snapshot, past: &[Arc<PastCycle>], cfg: &DrainConfig) -> Vec<Verdict> {
     latest
         .brokers
         .iter()
@@ -49,7 +50,7 @@ pub fn evaluate(history: &[Arc<Snapshot>], cfg: &DrainConfig) -> Vec<Verdict> {
             let results = vec![
                 checks::write_disabled(master),
                 checks::routes(latest, master),
-                checks::no_writes(history, master, cfg),
+                checks::no_writes(latest, past, master, cfg),
                 checks::backlog(master, cfg),
                 checks::retry_backlog(master, cfg),
                 checks::scheduled(master),
@@ -67,6 +68,15 @@ pub fn evaluate(history: &[Arc<Snapshot>], cfg: &DrainConfig) -> Vec<Verdict> {
             }
         })
         .collect()
+}
+
+/// [`evaluate`] over whole snapshots, oldest first (the last is "now"); none is an empty verdict.
+pub fn evaluate_series(snapshots: &[Arc<Snapshot>], cfg: &DrainConfig) -> Vec<Verdict> {
+    let Some((latest, earlier)) = snapshots.split_last() else {
+        return Vec::new();
+    };
+    let past: Vec<Arc<PastCycle>> = earlier.iter().map(|s| Arc::new(PastCycle::of(s))).collect();
+    evaluate(latest, &past, cfg)
 }
 
 #[cfg(test)]

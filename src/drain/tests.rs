@@ -100,7 +100,7 @@ fn m(s: &mut Snapshot) -> &mut BrokerNode {
 }
 
 fn result(h: &[Arc<Snapshot>], cfg: &DrainConfig, check: Check) -> CheckResult {
-    let v = evaluate(h, cfg);
+    let v = evaluate_series(h, cfg);
     assert_eq!(v.len(), 1, "one master expected");
     v[0].check(check).expect("every check reported").clone()
 }
@@ -131,7 +131,7 @@ fn seed_retry_trickle_is_ready() {
         })
         .collect();
     let h = hist(snaps);
-    let v = evaluate(&h, &DrainConfig::default());
+    let v = evaluate_series(&h, &DrainConfig::default());
     assert_eq!(v.len(), 1);
     for r in &v[0].checks {
         assert_pass(r);
@@ -145,7 +145,7 @@ fn seed_retry_trickle_is_ready() {
 #[test]
 fn one_failing_check_means_not_ready() {
     let h = drained_with(|s| m(s).permission = Some(6));
-    let v = evaluate(&h, &DrainConfig::default());
+    let v = evaluate_series(&h, &DrainConfig::default());
     assert!(!v[0].ready);
     assert_eq!(v[0].checks.iter().filter(|r| !r.pass).count(), 1);
 }
@@ -157,12 +157,12 @@ fn verdict_per_master_only() {
     b.broker = "broker-b".into();
     b.addr = "10.0.0.3:10911".into();
     now.brokers.push(b);
-    let v = evaluate(&hist(vec![snap(0, 100, 50), now]), &DrainConfig::default());
+    let v = evaluate_series(&hist(vec![snap(0, 100, 50), now]), &DrainConfig::default());
     let names: Vec<_> = v.iter().map(|v| (v.broker.as_str(), v.broker_id)).collect();
     assert_eq!(names, vec![("broker-a", 0), ("broker-b", 0)]);
     // broker-b has no route data and no history: not ready.
     assert!(!v[1].ready);
-    assert!(evaluate(&[], &DrainConfig::default()).is_empty());
+    assert!(evaluate_series(&[], &DrainConfig::default()).is_empty());
 }
 
 #[test]

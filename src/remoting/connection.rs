@@ -39,8 +39,12 @@ impl Shared {
 
 /// A live connection; cheap to share behind an `Arc`.
 
-/// Initial read buffer of a connection, and what an idle one shrinks back to.
-const READ_BUF: usize = 64 * 1024;
+/// Read buffer of an idle connection: enough for most answers' headers and small bodies. Once a
+/// frame's length prefix is in, the buffer grows to the whole frame at once.
+const READ_BUF: usize = 4 * 1024;
+/// Largest up-front reservation for an announced frame; beyond it the buffer grows as bytes
+/// arrive, so a peer announcing a big frame and sending nothing cannot make us hold much.
+const MAX_RESERVE: usize = 4 << 20;
 pub struct Connection {
     shared: Arc<Shared>,
     writer: mpsc::Sender<bytes::Bytes>,
@@ -72,8 +76,21 @@ impl Connection {
 
         let w_shared = shared.clone();
         let writer = tokio::spawn(async move {
-            while let Some(buf) = rx.recv().await {
-                if let Err(e) = wr.write_all(&buf).await {
+            while let Some(first) = rx.recv().await {
+                // Requests queued together (a master's four) go out in one write, one syscall.
+                let written = match rx.try_recv() {
+                    Err(_) => wr.write_all(&first).await,
+                    Ok(second) => {
+                        let mut batch = BytesMut::with_capacity(first.len() + second.len() + 512);
+                        batch.extend_from_slice(&first);
+                        batch.extend_from_slice(&second);
+                        while let Ok(more) = rx.try_recv() {
+                            batch.extend_from_slice(&more);
+                        }
+                        wr.write_all(&batch).await
+                    }
+                };
+                if let Err(e) = written {
                     let addr = w_shared.addr.clone();
                     let kind = e.kind();
                     w_shared.fail_all(|| RemotingError::Io { addr: addr.clone(), source: std::io::Error::from(kind) });
@@ -124,6 +141,13 @@ impl Connection {
                 // how much is pinned: start a fresh buffer after every frame boundary.
                 if buf.is_empty() && split_any {
                     buf = BytesMut::with_capacity(READ_BUF);
+                } else if buf.len() >= 4 {
+                    // `decode` above accepted this length (≤ max), so reserving it is bounded.
+                    let frame = 4 + u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+                    let want = frame.min(MAX_RESERVE);
+                    if want > buf.capacity() {
+                        buf.reserve(want - buf.len());
+                    }
                 }
                 match rd.read_buf(&mut buf).await {
                     Ok(0) => {

@@ -1,7 +1,6 @@
 //! Family values from a hand-built snapshot, format checks, and `promtool check metrics`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use super::*;
 use crate::drain::{evaluate, DrainConfig};
@@ -103,7 +102,7 @@ pub(crate) fn rich_snapshot() -> Snapshot {
 }
 
 fn render_text(s: &Snapshot, queue_level: bool) -> String {
-    let verdicts = evaluate(&[Arc::new(s.clone())], &DrainConfig::default());
+    let verdicts = evaluate(&s, &[], &DrainConfig::default());
     let mut out = Vec::new();
     render(s, &verdicts, &RenderOptions { queue_level }, &mut out);
     String::from_utf8(out).expect("utf-8 exposition")
@@ -297,7 +296,7 @@ fn exporter_namesrv_and_drain_families() {
 #[test]
 fn drain_values_follow_the_verdicts() {
     let s = rich_snapshot();
-    let mut verdicts = evaluate(&[Arc::new(s.clone())], &DrainConfig::default());
+    let mut verdicts = evaluate(&s, &[], &DrainConfig::default());
     for c in &mut verdicts[0].checks {
         c.pass = c.check == crate::drain::Check::Flush;
     }

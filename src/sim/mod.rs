@@ -104,6 +104,11 @@ impl SimCluster {
         }
     }
 
+    /// Requests with `code` a broker node has received so far (0 for unknown nodes).
+    pub fn requests_received(&self, broker: &str, broker_id: i64, code: i32) -> u64 {
+        self.target(broker, broker_id).map_or(0, |t| self.shared.received(t, code))
+    }
+
     /// Same fault on every broker node (e.g. `Latency` for the scale benchmark).
     pub fn set_fault_all_brokers(&self, fault: Fault) {
         let targets: Vec<Target> = {

@@ -52,6 +52,8 @@ pub struct Shared {
     cache_317: BodyCache,
     faults: Mutex<HashMap<Target, Fault>>,
     seq: AtomicU64,
+    /// Requests received, by listener and request code: lets tests count what a cycle costs.
+    received: Mutex<HashMap<(Target, i32), u64>>,
 }
 
 impl Shared {
@@ -61,6 +63,7 @@ impl Shared {
             cache_317: Mutex::new(HashMap::new()),
             faults: Mutex::new(HashMap::new()),
             seq: AtomicU64::new(1),
+            received: Mutex::new(HashMap::new()),
         }
     }
 
@@ -82,8 +85,14 @@ impl Shared {
         self.faults.lock().unwrap_or_else(|e| e.into_inner()).insert(t, f);
     }
 
+    /// How many requests with `code` this listener has received.
+    pub fn received(&self, t: Target, code: i32) -> u64 {
+        self.received.lock().unwrap_or_else(|e| e.into_inner()).get(&(t, code)).copied().unwrap_or(0)
+    }
+
     /// Answers one request (None = stay silent).
     pub fn handle(&self, target: Target, req: &RemotingCommand) -> Option<RemotingCommand> {
+        *self.received.lock().unwrap_or_else(|e| e.into_inner()).entry((target, req.code)).or_default() += 1;
         match target {
             Target::NameServer => handle_namesrv(&self.read().state, req),
             Target::Node { broker, node } if req.code == rq::UPDATE_BROKER_CONFIG => {
