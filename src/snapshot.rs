@@ -75,6 +75,10 @@ pub struct BrokerNode {
     pub replication_lag_bytes: Option<i64>,
     /// Slaves the master's HA service reports (5.x, GET_BROKER_HA_STATUS); None on 4.x or failure.
     pub ha_connections: Option<Vec<HaConnection>>,
+    /// Read-only masters whose runtime info shows no delay levels (a 4.x broker lists only the
+    /// levels it has used): whether every SCHEDULE_TOPIC_XXXX queue is empty, i.e. the broker
+    /// never stored a delayed message. None when not asked or the answer failed.
+    pub schedule_topic_empty: Option<bool>,
 }
 
 impl BrokerNode {

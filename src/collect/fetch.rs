@@ -110,7 +110,33 @@ async fn fetch_master(admin: &Admin, t: NodeTarget, filters: &Filters, ha_memo: 
         // Optional data: the broker is still up and its other figures valid.
         Err(e) => tracing::debug!(addr = %t.addr, error = %e, "HA status unavailable"),
     }
+    if needs_schedule_probe(&node) {
+        node.schedule_topic_empty = schedule_topic_empty(admin, &t.addr).await;
+    }
     node
+}
+
+/// A drained (read-only) master whose runtime info lists no delay level and no timer figures:
+/// only the schedule topic itself can tell "never used" from "unknown". Asked of drain
+/// candidates only, so it costs nothing on masters in normal service.
+fn needs_schedule_probe(node: &BrokerNode) -> bool {
+    node.up
+        && node.permission.is_some_and(|p| p & 2 == 0)
+        && node.runtime.as_ref().is_some_and(|r| r.scheduled_pending.is_none())
+}
+
+/// Whether every SCHEDULE_TOPIC_XXXX queue is empty; a broker without the topic has never
+/// stored a delayed message either.
+async fn schedule_topic_empty(admin: &Admin, addr: &str) -> Option<bool> {
+    const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
+    match admin.topic_stats(addr, SCHEDULE_TOPIC).await {
+        Ok(t) => Some(t.offset_table.iter().all(|(_, o)| o.max_offset <= 0)),
+        Err(e) if e.response_code() == Some(crate::remoting::codes::response::TOPIC_NOT_EXIST) => Some(true),
+        Err(e) => {
+            tracing::debug!(addr, error = %e, "schedule topic stats unavailable");
+            None
+        }
+    }
 }
 
 async fn fetch_slave(admin: &Admin, t: NodeTarget, master_max: Option<i64>, master_ha: Option<&[HaConnection]>) -> BrokerNode {

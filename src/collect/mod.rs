@@ -293,4 +293,46 @@ mod tests {
             .unwrap();
         assert!(a.ha_connections.is_some(), "5.x answers once asked");
     }
+
+    #[tokio::test]
+    async fn a_drained_4x_master_that_never_held_delayed_messages_is_proven_by_its_schedule_topic() {
+        use crate::drain::{evaluate, Check, DrainConfig};
+        use crate::remoting::codes::request::GET_TOPIC_STATS_INFO;
+        let sim = SimCluster::start(SimConfig::default()).await.unwrap();
+        sim.with_state(|s| {
+            let b = s.brokers.iter_mut().find(|b| b.name == "broker-a").unwrap();
+            b.schedule_offsets = vec![(0, 0); 18];
+            b.delayed_tps = 0.0;
+            b.delayed.clear();
+        });
+        let c = collector(&sim);
+        let a_addr = sim.node_addr("broker-a", 0).unwrap().to_string();
+        let scheduled = |s: &Snapshot| {
+            let v = evaluate(s, &[], &DrainConfig::default());
+            v.iter().find(|v| v.broker == "broker-a").unwrap().check(Check::Scheduled).unwrap().clone()
+        };
+
+        // Writable: no probe, and no delay levels means "unknown".
+        let s = c.collect().await;
+        assert_eq!(sim.requests_received("broker-a", 0, GET_TOPIC_STATS_INFO), 0);
+        let a = s.brokers.iter().find(|b| b.addr == a_addr).unwrap();
+        assert_eq!(a.runtime.as_ref().unwrap().scheduled_pending, None);
+        assert!(!scheduled(&s).pass);
+
+        // Drained: the schedule topic is asked, found empty, and the check passes on that evidence.
+        c.admin().update_broker_config(&a_addr, &[("brokerPermission", "4")], std::time::Duration::from_secs(5)).await.unwrap();
+        let s = c.collect().await;
+        assert_eq!(sim.requests_received("broker-a", 0, GET_TOPIC_STATS_INFO), 1);
+        assert_eq!(sim.requests_received("broker-b", 0, GET_TOPIC_STATS_INFO), 0, "5.x reports timer figures");
+        assert_eq!(s.brokers.iter().find(|b| b.addr == a_addr).unwrap().schedule_topic_empty, Some(true));
+        let r = scheduled(&s);
+        assert!(r.pass, "{}", r.reason);
+        assert!(r.reason.contains("SCHEDULE_TOPIC_XXXX empty"), "{}", r.reason);
+
+        // A delayed message stored since: the level shows in the runtime info and blocks again.
+        sim.with_state(|s| s.brokers.iter_mut().find(|b| b.name == "broker-a").unwrap().schedule_offsets[2] = (0, 4));
+        let s = c.collect().await;
+        let r = scheduled(&s);
+        assert!(!r.pass && r.reason.contains("4 delayed"), "{}", r.reason);
+    }
 }

@@ -416,6 +416,26 @@ fn scheduled_fails_with_pending_or_unknown() {
     assert_fail(&check(&h, Check::Scheduled), "runtime info unavailable");
 }
 
+#[test]
+fn scheduled_without_delay_levels_rests_on_the_schedule_topic() {
+    // 4.x lists only the delay levels it has used: an empty schedule topic is the evidence.
+    let none = |empty: Option<bool>| {
+        drained_with(move |s| {
+            m(s).runtime.as_mut().unwrap().scheduled_pending = None;
+            m(s).schedule_topic_empty = empty;
+        })
+    };
+    assert_pass(&check(&none(Some(true)), Check::Scheduled));
+    assert_fail(&check(&none(Some(false)), Check::Scheduled), "no delivery progress");
+    assert_fail(&check(&none(None), Check::Scheduled), "unknown");
+    // Reported pending messages win over an empty-looking topic.
+    let h = drained_with(|s| {
+        m(s).runtime.as_mut().unwrap().scheduled_pending = Some(2);
+        m(s).schedule_topic_empty = Some(true);
+    });
+    assert_fail(&check(&h, Check::Scheduled), "2 delayed/timer messages");
+}
+
 // --- replication
 
 #[test]

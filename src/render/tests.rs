@@ -53,6 +53,7 @@ pub(crate) fn rich_snapshot() -> Snapshot {
         ]),
         replication_lag_bytes: None,
         ha_connections: None,
+        schedule_topic_empty: None,
     };
     let slave = BrokerNode {
         cluster: "DefaultCluster".into(),

@@ -392,10 +392,15 @@ pub fn topic_stats(b: &Broker, topic: &str) -> Option<String> {
     w.begin_object().key("offsetTable").begin_object();
     for (qid, q) in t.queues.iter().enumerate().take(n) {
         w.key_message_queue(&b.name, qid as i32, &t.name);
-        let last = if q.max_offset > 0 { q.last_store_ms } else { 0 };
+        // Queue id = delay level − 1: what the schedule table counts is what the queue stores.
+        let max_offset = match b.schedule_offsets.get(qid) {
+            Some(&(_, total)) if t.name == "SCHEDULE_TOPIC_XXXX" => total,
+            _ => q.max_offset,
+        };
+        let last = if max_offset > 0 { q.last_store_ms } else { 0 };
         w.begin_object()
             .field_i64("lastUpdateTimestamp", last)
-            .field_i64("maxOffset", q.max_offset.max(0))
+            .field_i64("maxOffset", max_offset.max(0))
             .field_i64("minOffset", q.min_offset.max(0))
             .end_object();
     }
