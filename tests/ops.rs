@@ -52,6 +52,7 @@ const METRICS: &[&str] = &[
     "rocketmq_exporter_build_info",
     "rocketmq_exporter_collect_duration_seconds",
     "rocketmq_exporter_last_collect_timestamp_seconds",
+    "rocketmq_exporter_collect_interval_seconds",
     "rocketmq_exporter_requests_total",
     "rocketmq_exporter_request_duration_seconds",
 ];

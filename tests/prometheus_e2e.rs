@@ -29,9 +29,6 @@ const ALERT: &str = "RocketMQBrokerDrainedAndIdle";
 const T1_SECS: u64 = 20;
 /// The drain alert's `for:` in the test copy of the rules.
 const TEST_FOR_SECS: u64 = 5;
-/// Freshness threshold for a 1 s collection: 3 collection intervals, the same ratio as the
-/// shipped 45 s for the default 15 s.
-const TEST_FRESHNESS_SECS: u64 = 3;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -334,20 +331,15 @@ fn run_clock(sim: &Sim, clock: &Clock, start_ms: i64) {
 
 /// The shipped rules with only their durations shortened for a test that must finish in about a
 /// minute: every `for: Nm` becomes `for: Ns` (the drain alert's 5m hold becomes 5s, which with
-/// a 1 s evaluation interval is still five consecutive evaluations), and the exporter freshness
-/// threshold `45` (3 x the default 15 s collection) becomes 3 (3 x the 1 s collection used
-/// here). Expressions are otherwise untouched; `assert_only_durations_changed` proves it.
+/// a 1 s evaluation interval is still five consecutive evaluations). The freshness guards are
+/// shipped untouched: they compare against 3 × the interval the exporter exports (1 s here).
+/// `assert_only_durations_changed` proves nothing else changed.
 fn shortened_rules(original: &str) -> String {
-    let freshness =
-        regex::Regex::new(r"^(.*timestamp\(rocketmq_exporter_last_collect_timestamp_seconds\) - rocketmq_exporter_last_collect_timestamp_seconds.* [<>] )45$")
-            .unwrap();
     let for_line = regex::Regex::new(r"^(\s*for: )(\d+)m$").unwrap();
     let mut out: Vec<String> = Vec::new();
     for line in original.lines() {
         if let Some(c) = for_line.captures(line) {
             out.push(format!("{}{}s", &c[1], &c[2]));
-        } else if let Some(c) = freshness.captures(line) {
-            out.push(format!("{}{TEST_FRESHNESS_SECS}", &c[1]));
         } else {
             out.push(line.to_string());
         }
@@ -355,27 +347,21 @@ fn shortened_rules(original: &str) -> String {
     out.join("\n") + "\n"
 }
 
-/// Line by line: what differs is a `for:` line or the freshness comparison, nothing else.
+/// Line by line: what differs is a `for:` line, nothing else.
 fn assert_only_durations_changed(original: &str, copy: &str) {
     let (a, b): (Vec<&str>, Vec<&str>) = (original.lines().collect(), copy.lines().collect());
     assert_eq!(a.len(), b.len(), "the rewrite must not add or remove lines");
-    let (mut fors, mut fresh) = (0, 0);
+    let mut fors = 0;
     for (x, y) in a.iter().zip(&b) {
         if x == y {
             continue;
         }
-        if x.trim_start().starts_with("for: ") && y.trim_start().starts_with("for: ") {
-            assert_eq!(x.replace('m', ""), y.replace('s', ""), "only the unit of a for: may change: {x:?} -> {y:?}");
-            fors += 1;
-        } else {
-            assert!(x.contains("timestamp(rocketmq_exporter_last_collect_timestamp_seconds)"), "unexpected change {x:?} -> {y:?}");
-            assert_eq!(x.strip_suffix("45"), y.strip_suffix(&TEST_FRESHNESS_SECS.to_string()), "{x:?} -> {y:?}");
-            fresh += 1;
-        }
+        assert!(x.trim_start().starts_with("for: ") && y.trim_start().starts_with("for: "), "unexpected change {x:?} -> {y:?}");
+        assert_eq!(x.replace('m', ""), y.replace('s', ""), "only the unit of a for: may change: {x:?} -> {y:?}");
+        fors += 1;
     }
     let for_lines = a.iter().filter(|l| l.trim_start().starts_with("for: ")).count();
     assert_eq!(fors, for_lines, "every for: shortened");
-    assert_eq!(fresh, 2, "both freshness thresholds (drain guard and collection-stale alert) rewritten");
     // The drain alert holds for TEST_FOR_SECS in the copy.
     let rules: Yaml = serde_yaml::from_str(copy).expect("copy is YAML");
     let drain = rules["groups"]
@@ -559,7 +545,7 @@ fn drain_phases(sim: &Sim, start_ms: i64, clock: &Clock, prom: &mut Proc, am: &P
     let guards = format!(
         "rocketmq_broker_up{{broker=\"broker-b\",broker_id=\"0\"}} == 1 \
          and on (job, instance) up == 1 \
-         and on (job, instance) (timestamp(rocketmq_exporter_last_collect_timestamp_seconds) - rocketmq_exporter_last_collect_timestamp_seconds) < {TEST_FRESHNESS_SECS}"
+         and on (job, instance) (timestamp(rocketmq_exporter_last_collect_timestamp_seconds) - rocketmq_exporter_last_collect_timestamp_seconds) < on (job, instance) (3 * rocketmq_exporter_collect_interval_seconds)"
     );
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut quiet_since: Option<Instant> = None;
@@ -692,7 +678,7 @@ fn drain_phases(sim: &Sim, start_ms: i64, clock: &Clock, prom: &mut Proc, am: &P
     }
     let stale_verdict = query(prom, "rocketmq_broker_drain_ready{broker=\"broker-b\",broker_id=\"0\"} == 1");
     assert_eq!(stale_verdict.len(), 1, "the last verdict from before the crash is still visible (the case the guard is for)");
-    let fresh = query(prom, &format!("(timestamp(rocketmq_exporter_last_collect_timestamp_seconds) - rocketmq_exporter_last_collect_timestamp_seconds) < {TEST_FRESHNESS_SECS}"));
+    let fresh = query(prom, "(timestamp(rocketmq_exporter_last_collect_timestamp_seconds) - rocketmq_exporter_last_collect_timestamp_seconds) < on (job, instance) (3 * rocketmq_exporter_collect_interval_seconds)");
     eprintln!("after the restart: up = 0, drain_ready = 1 still visible, freshness guard {}", if fresh.is_empty() { "fails" } else { "passes" });
     // Two evaluations for the pending state from before the first scrape to clear, then longer
     // than `for:` with nothing active.

@@ -20,11 +20,13 @@ pub type Family = (&'static str, &'static str, &'static str);
 pub struct RenderOptions {
     /// Per-queue series (`--collect.queue-level`); per-(topic, group) sums are always rendered.
     pub queue_level: bool,
+    /// `--collect.interval`, exported so alert rules can judge freshness without assuming it.
+    pub collect_interval: Option<std::time::Duration>,
 }
 
 impl Default for RenderOptions {
     fn default() -> Self {
-        RenderOptions { queue_level: true }
+        RenderOptions { queue_level: true, collect_interval: None }
     }
 }
 
@@ -38,6 +40,11 @@ const LAST_COLLECT: Family = (
     "rocketmq_exporter_last_collect_timestamp_seconds",
     "gauge",
     "Unix time when the last collection cycle started.",
+);
+const COLLECT_INTERVAL: Family = (
+    "rocketmq_exporter_collect_interval_seconds",
+    "gauge",
+    "Configured time between collection cycles (--collect.interval).",
 );
 const NAMESRV_UP: Family = ("rocketmq_namesrv_up", "gauge", "1 if the NameServer answered the last collection.");
 const ROUTE_WRITABLE: Family = (
@@ -112,6 +119,7 @@ static FAMILIES: &[Family] = &[
     BUILD_INFO,
     COLLECT_DURATION,
     LAST_COLLECT,
+    COLLECT_INTERVAL,
     NAMESRV_UP,
     ROUTE_WRITABLE,
     BROKER_UP,
@@ -188,14 +196,14 @@ fn bit(on: bool) -> Value {
 /// Renders the cluster series for one cycle. Appends nothing else; the caller appends
 /// `crate::self_metrics::encode()`.
 pub fn render(snapshot: &Snapshot, verdicts: &[Verdict], opts: &RenderOptions, out: &mut Vec<u8>) {
-    render_exporter(snapshot, out);
+    render_exporter(snapshot, opts, out);
     let nodes: Vec<(&BrokerNode, Vec<u8>)> = snapshot.brokers.iter().map(|b| (b, node_labels(b))).collect();
     render_brokers(&nodes, out);
     render_drain(verdicts, out);
     render_queues(&nodes, opts, out);
 }
 
-fn render_exporter(s: &Snapshot, out: &mut Vec<u8>) {
+fn render_exporter(s: &Snapshot, opts: &RenderOptions, out: &mut Vec<u8>) {
     family(out, BUILD_INFO, |out| {
         let mut l = Vec::new();
         write_label(&mut l, true, "version", env!("CARGO_PKG_VERSION"));
@@ -208,6 +216,12 @@ fn render_exporter(s: &Snapshot, out: &mut Vec<u8>) {
     family(out, LAST_COLLECT, |out| {
         write_sample(out, LAST_COLLECT.0, b"", Value::MillisAsSeconds(s.taken_at_ms));
     });
+    if let Some(interval) = opts.collect_interval {
+        family(out, COLLECT_INTERVAL, |out| {
+            let ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+            write_sample(out, COLLECT_INTERVAL.0, b"", Value::MillisAsSeconds(ms));
+        });
+    }
     family(out, NAMESRV_UP, |out| {
         for ns in &s.namesrvs {
             let mut l = Vec::new();

@@ -1,6 +1,7 @@
 //! Family values from a hand-built snapshot, format checks, and `promtool check metrics`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use super::*;
 use crate::drain::{evaluate, DrainConfig};
@@ -105,7 +106,7 @@ pub(crate) fn rich_snapshot() -> Snapshot {
 fn render_text(s: &Snapshot, queue_level: bool) -> String {
     let verdicts = evaluate(&s, &[], &DrainConfig::default());
     let mut out = Vec::new();
-    render(s, &verdicts, &RenderOptions { queue_level }, &mut out);
+    render(s, &verdicts, &RenderOptions { queue_level, collect_interval: Some(Duration::from_millis(15_500)) }, &mut out);
     String::from_utf8(out).expect("utf-8 exposition")
 }
 
@@ -275,6 +276,7 @@ fn exporter_namesrv_and_drain_families() {
     let t = render_text(&rich_snapshot(), true);
     assert_eq!(value(&t, "rocketmq_exporter_collect_duration_seconds", &[]), "0.25");
     assert_eq!(value(&t, "rocketmq_exporter_last_collect_timestamp_seconds", &[]), "1700000010");
+    assert_eq!(value(&t, "rocketmq_exporter_collect_interval_seconds", &[]), "15.5");
     assert_eq!(value(&t, "rocketmq_exporter_build_info", &[env!("CARGO_PKG_VERSION")]), "1");
     assert_eq!(value(&t, "rocketmq_namesrv_up", &[r#"addr="127.0.0.1:9876""#]), "1");
     assert_eq!(value(&t, "rocketmq_namesrv_up", &[r#"addr="127.0.0.1:9877""#]), "0");
@@ -333,6 +335,7 @@ fn empty_snapshot_renders_only_exporter_families() {
         "rocketmq_exporter_build_info",
         "rocketmq_exporter_collect_duration_seconds",
         "rocketmq_exporter_last_collect_timestamp_seconds",
+        "rocketmq_exporter_collect_interval_seconds",
     ]
     .into();
     assert_eq!(names, expected);
