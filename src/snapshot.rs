@@ -79,6 +79,19 @@ pub struct BrokerNode {
     /// levels it has used): whether every SCHEDULE_TOPIC_XXXX queue is empty, i.e. the broker
     /// never stored a delayed message. None when not asked or the answer failed.
     pub schedule_topic_empty: Option<bool>,
+    /// Read-only masters only: the max offset of every queue of the user topics that consume
+    /// stats do not cover (no consumer group has committed an offset there), from the topic
+    /// config (21) and topic stats (202). A producer writing to such a topic is invisible to
+    /// consume stats, so `no_writes` watches these too. None when not asked or the probe failed.
+    pub unwatched_queues: Option<Vec<QueueMaxOffset>>,
+}
+
+/// One queue's end offset, for topics seen outside consume stats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMaxOffset {
+    pub topic: std::sync::Arc<str>,
+    pub queue_id: i32,
+    pub max_offset: i64,
 }
 
 impl BrokerNode {

@@ -12,7 +12,7 @@ use super::Filters;
 use crate::admin::Admin;
 use crate::protocol::{consume_stats::ConsumeStatsList, runtime_info::RuntimeInfo};
 use crate::remoting::RemotingError;
-use crate::snapshot::{BrokerNode, BrokerRuntime, HaConnection, QueueConsume};
+use crate::snapshot::{topic_kind, BrokerNode, BrokerRuntime, HaConnection, QueueConsume, QueueMaxOffset, TopicKind};
 
 /// One address to fetch, with what discovery knows about it.
 #[derive(Debug, Clone)]
@@ -110,10 +110,68 @@ async fn fetch_master(admin: &Admin, t: NodeTarget, filters: &Filters, ha_memo: 
         // Optional data: the broker is still up and its other figures valid.
         Err(e) => tracing::debug!(addr = %t.addr, error = %e, "HA status unavailable"),
     }
-    if needs_schedule_probe(&node) {
-        node.schedule_topic_empty = schedule_topic_empty(admin, &t.addr).await;
+    if node.up && node.permission.is_some_and(|p| p & 2 == 0) {
+        // Drain candidates only: both probes cost requests that a serving master does not need.
+        let (unwatched, schedule) = tokio::join!(unwatched_queues(admin, &node, node.consume.as_deref()), async {
+            if needs_schedule_probe(&node) {
+                schedule_topic_empty(admin, &t.addr).await
+            } else {
+                None
+            }
+        });
+        node.unwatched_queues = unwatched;
+        node.schedule_topic_empty = schedule;
     }
     node
+}
+
+/// Queue ends of the user topics on this broker that consume stats do not list: one topic
+/// config request, then topic stats per such topic (usually few: topics nobody consumes yet).
+/// All or nothing: a partial answer would let an unseen writer pass `no_writes`. The topics named
+/// after the broker and its cluster are system topics by the broker's own rules (Java's
+/// TopicConfigManager registers them as such) and are left out.
+async fn unwatched_queues(admin: &Admin, node: &BrokerNode, consumed: Option<&[QueueConsume]>) -> Option<Vec<QueueMaxOffset>> {
+    let addr = node.addr.as_str();
+    use futures::stream::{self, StreamExt, TryStreamExt};
+    const AT_ONCE: usize = 16;
+    let consumed = consumed?;
+    let seen: std::collections::HashSet<&str> = consumed.iter().map(|r| r.topic.as_ref()).collect();
+    let topics = match admin.all_topic_config(addr).await {
+        Ok(w) => w
+            .topic_config_table
+            .into_keys()
+            .filter(|t| topic_kind(t) == TopicKind::User && !seen.contains(t.as_str()) && *t != node.broker && *t != node.cluster)
+            .collect::<Vec<_>>(),
+        Err(e) => {
+            tracing::debug!(addr, error = %e, "topic config unavailable");
+            return None;
+        }
+    };
+    let found: Result<Vec<Vec<QueueMaxOffset>>, RemotingError> = stream::iter(topics)
+        .map(|topic| async move {
+            match admin.topic_stats(addr, &topic).await {
+                Ok(t) => {
+                    let name: std::sync::Arc<str> = topic.as_str().into();
+                    Ok(t.offset_table
+                        .iter()
+                        .map(|(mq, o)| QueueMaxOffset { topic: name.clone(), queue_id: mq.queue_id, max_offset: o.max_offset })
+                        .collect())
+                }
+                // Deleted since the config was read: nothing there to lose.
+                Err(e) if e.response_code() == Some(crate::remoting::codes::response::TOPIC_NOT_EXIST) => Ok(Vec::new()),
+                Err(e) => Err(e),
+            }
+        })
+        .buffer_unordered(AT_ONCE)
+        .try_collect()
+        .await;
+    match found {
+        Ok(v) => Some(v.into_iter().flatten().collect()),
+        Err(e) => {
+            tracing::debug!(addr, error = %e, "topic stats unavailable");
+            None
+        }
+    }
 }
 
 /// A drained (read-only) master whose runtime info lists no delay level and no timer figures:

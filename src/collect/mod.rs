@@ -335,4 +335,50 @@ mod tests {
         let r = scheduled(&s);
         assert!(!r.pass && r.reason.contains("4 delayed"), "{}", r.reason);
     }
+
+    #[tokio::test]
+    async fn a_stale_producer_writing_to_a_topic_nobody_consumes_keeps_the_drain_not_ready() {
+        use crate::drain::{evaluate, Check, DrainConfig, History};
+        use crate::sim::model::TopicKind as SimKind;
+        let sim = SimCluster::start(SimConfig::default()).await.unwrap();
+        // broker-a's first user topic loses its consumer group (so consume stats never list it),
+        // and a producer with a stale route keeps writing to it after the drain.
+        let orphan = sim.with_state(|s| {
+            let b = s.brokers.iter_mut().find(|b| b.name == "broker-a").unwrap();
+            let ti = b.topics.iter().position(|t| t.kind == SimKind::User).unwrap();
+            b.subs.retain(|sub| sub.topic != ti);
+            b.stale_producer_tps = 5.0;
+            b.topics[ti].name.clone()
+        });
+        let c = collector(&sim);
+        let a_addr = sim.node_addr("broker-a", 0).unwrap().to_string();
+        c.admin().update_broker_config(&a_addr, &[("brokerPermission", "4")], std::time::Duration::from_secs(5)).await.unwrap();
+        let cfg = DrainConfig { window: std::time::Duration::from_millis(1), ..Default::default() };
+        let mut h = History::new(cfg.window);
+        let no_writes = |h: &History| {
+            let latest = h.latest().unwrap();
+            let v = evaluate(&latest, &h.past(), &cfg);
+            v.iter().find(|v| v.broker == "broker-a").unwrap().check(Check::NoWrites).unwrap().clone()
+        };
+
+        h.push(Arc::new(c.collect().await));
+        let a = h.latest().unwrap().brokers.iter().find(|b| b.addr == a_addr).unwrap().clone();
+        assert!(a.consume.as_ref().unwrap().iter().all(|r| *r.topic != *orphan), "consume stats do not list {orphan}");
+        let watched = a.unwatched_queues.as_ref().expect("probed while read-only");
+        assert!(watched.iter().any(|q| *q.topic == *orphan), "{watched:?}");
+        sim.step(std::time::Duration::from_secs(10));
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        h.push(Arc::new(c.collect().await));
+        let r = no_writes(&h);
+        assert!(!r.pass && r.reason.contains(&format!("{orphan}/")), "{}", r.reason);
+
+        // The producer stops: quiet over a window, and the check passes.
+        sim.with_state(|s| s.brokers.iter_mut().find(|b| b.name == "broker-a").unwrap().stale_producer_tps = 0.0);
+        h.push(Arc::new(c.collect().await));
+        sim.step(std::time::Duration::from_secs(10));
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        h.push(Arc::new(c.collect().await));
+        let r = no_writes(&h);
+        assert!(r.pass, "{}", r.reason);
+    }
 }

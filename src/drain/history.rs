@@ -105,6 +105,7 @@ mod tests {
                 row("%RETRY%g1", "g1", 0, t),
                 row("SCHEDULE_TOPIC_XXXX", "g1", 0, t),
             ]),
+            unwatched_queues: Some(Vec::new()),
             ..Default::default()
         };
         let slave = BrokerNode {

@@ -50,7 +50,7 @@ impl MasterOffsets {
             cluster: b.cluster.clone(),
             broker: b.broker.clone(),
             addr: b.addr.clone(),
-            queues: b.consume.as_deref().map(QueueOffsets::of_rows),
+            queues: QueueOffsets::of_node(b),
         }
     }
 }
@@ -82,14 +82,27 @@ struct TopicEntry {
 
 const ABSENT: i64 = i64::MIN;
 
+fn user_rows(rows: &[QueueConsume]) -> impl Iterator<Item = (&str, i32, i64)> {
+    rows.iter().filter(|r| topic_kind(&r.topic) == TopicKind::User).map(|r| (r.topic.as_ref(), r.queue_id, r.broker_offset))
+}
+
 impl QueueOffsets {
     /// User-topic queues of one master's consume-stats rows (retry, DLQ and system topics left out).
     pub fn of_rows(rows: &[QueueConsume]) -> Self {
-        let mut user: Vec<(&str, i32, i64)> = rows
-            .iter()
-            .filter(|r| topic_kind(&r.topic) == TopicKind::User)
-            .map(|r| (r.topic.as_ref(), r.queue_id, r.broker_offset))
-            .collect();
+        Self::build(user_rows(rows).collect())
+    }
+
+    /// Everything a master's snapshot says about user-topic queue ends: consume-stats rows plus,
+    /// on a drained master, the topics they do not cover. None without consume stats.
+    pub fn of_node(b: &BrokerNode) -> Option<Self> {
+        let mut all: Vec<(&str, i32, i64)> = user_rows(b.consume.as_deref()?).collect();
+        if let Some(extra) = &b.unwatched_queues {
+            all.extend(extra.iter().filter(|q| topic_kind(&q.topic) == TopicKind::User).map(|q| (q.topic.as_ref(), q.queue_id, q.max_offset)));
+        }
+        Some(Self::build(all))
+    }
+
+    fn build(mut user: Vec<(&str, i32, i64)>) -> Self {
         // Highest offset first within a queue, so the first of each run is the one kept.
         user.sort_unstable_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)).then(b.2.cmp(&a.2)));
         user.dedup_by(|b, a| a.0 == b.0 && a.1 == b.1);

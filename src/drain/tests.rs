@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::snapshot::{BrokerNode, BrokerRuntime, HaConnection, NamesrvStatus, QueueConsume, RouteObservation};
+use crate::snapshot::{BrokerNode, BrokerRuntime, HaConnection, NamesrvStatus, QueueConsume, QueueMaxOffset, RouteObservation};
 
 const NS: &str = "127.0.0.1:9876";
 
@@ -50,6 +50,8 @@ fn master(user_off: i64, retry_off: i64) -> BrokerNode {
             row("TopicA", "G2", 0, user_off, user_off),
             row("%RETRY%G1", "G1", 0, retry_off, retry_off),
         ]),
+        // Drained: the collector has looked for user topics outside consume stats (none here).
+        unwatched_queues: Some(Vec::new()),
         ..Default::default()
     }
 }
@@ -316,6 +318,33 @@ fn no_writes_fails_when_a_queue_vanished_or_went_back() {
         }
     });
     assert_fail(&check(&h, Check::NoWrites), "backwards");
+}
+
+fn unwatched(topic: &str, q: i32, max_offset: i64) -> QueueMaxOffset {
+    QueueMaxOffset { topic: topic.into(), queue_id: q, max_offset }
+}
+
+#[test]
+fn no_writes_watches_topics_without_consumer_offsets() {
+    // A producer writing to a topic no group consumes: only its own stats show it.
+    let with = |before: i64, now: i64| {
+        let mut old = snap(0, 100, 50);
+        m(&mut old).unwatched_queues = Some(vec![unwatched("Orphan", 0, before), unwatched("%RETRY%X", 0, before)]);
+        let mut new = snap(60, 100, 50);
+        m(&mut new).unwatched_queues = Some(vec![unwatched("Orphan", 0, now), unwatched("%RETRY%X", 0, now + 9)]);
+        hist(vec![old, new])
+    };
+    assert_pass(&check(&with(7, 7), Check::NoWrites));
+    assert_fail(&check(&with(7, 12), Check::NoWrites), "Orphan/0 +5");
+    // Not probed a window ago (the master was still writable then): cannot tell yet.
+    let mut new = snap(60, 100, 50);
+    m(&mut new).unwatched_queues = Some(vec![unwatched("Orphan", 0, 7)]);
+    let mut old = snap(0, 100, 50);
+    m(&mut old).unwatched_queues = None;
+    assert_fail(&check(&hist(vec![old, new]), Check::NoWrites), "not seen 60 s ago: Orphan/0");
+    // The probe failed now on a read-only master: unknown, not a pass.
+    let h = drained_with(|s| m(s).unwatched_queues = None);
+    assert_fail(&check(&h, Check::NoWrites), "without consumer offsets unavailable");
 }
 
 #[test]

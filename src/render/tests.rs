@@ -55,6 +55,7 @@ pub(crate) fn rich_snapshot() -> Snapshot {
         replication_lag_bytes: None,
         ha_connections: None,
         schedule_topic_empty: None,
+        unwatched_queues: None,
     };
     let slave = BrokerNode {
         cluster: "DefaultCluster".into(),
