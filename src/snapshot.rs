@@ -147,6 +147,12 @@ pub struct QueueConsume {
 }
 
 impl QueueConsume {
+    /// A row for tests: no last-consume time.
+    #[cfg(test)]
+    pub(crate) fn test_row(topic: &str, group: &str, queue_id: i32, broker_offset: i64, consumer_offset: i64) -> Self {
+        QueueConsume { topic: topic.into(), group: group.into(), queue_id, broker_offset, consumer_offset, last_timestamp_ms: None }
+    }
+
     /// #Diff, unclamped like mqadmin.
     pub fn diff(&self) -> i64 {
         self.broker_offset - self.consumer_offset

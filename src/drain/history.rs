@@ -81,14 +81,7 @@ mod tests {
     }
 
     fn row(topic: &str, group: &str, q: i32, off: i64) -> QueueConsume {
-        QueueConsume {
-            topic: topic.into(),
-            group: group.into(),
-            queue_id: q,
-            broker_offset: off,
-            consumer_offset: off,
-            last_timestamp_ms: None,
-        }
+        QueueConsume::test_row(topic, group, q, off, off)
     }
 
     fn cluster(t: i64, user_off: i64) -> Snapshot {

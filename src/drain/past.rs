@@ -210,14 +210,7 @@ mod tests {
     use super::*;
 
     fn row(topic: &str, group: &str, q: i32, off: i64) -> QueueConsume {
-        QueueConsume {
-            topic: topic.into(),
-            group: group.into(),
-            queue_id: q,
-            broker_offset: off,
-            consumer_offset: 0,
-            last_timestamp_ms: None,
-        }
+        QueueConsume::test_row(topic, group, q, off, 0)
     }
 
     #[test]
