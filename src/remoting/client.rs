@@ -116,8 +116,12 @@ impl RemotingClient {
         let deadline = Instant::now() + timeout;
         let (conn, fresh) = self.connection(addr, timeout).await?;
         let remaining = deadline.saturating_duration_since(Instant::now());
+        if fresh {
+            // A new connection is not retried: no copy of the request needed.
+            return conn.request(cmd, remaining).await;
+        }
         match conn.request(cmd.clone(), remaining).await {
-            Err(e) if !fresh && e.is_stale_connection() => {
+            Err(e) if e.is_stale_connection() => {
                 // The pooled connection died while idle; one retry on a new one.
                 tracing::debug!(addr, error = %e, "pooled connection was stale, reconnecting");
                 let (conn, _) = self.connection(addr, deadline.saturating_duration_since(Instant::now())).await?;
@@ -131,7 +135,10 @@ impl RemotingClient {
     async fn connection(&self, addr: &str, budget: Duration) -> Result<(Arc<Connection>, bool), RemotingError> {
         let slot = {
             let mut map = self.inner.conns.lock().unwrap();
-            map.entry(addr.to_string()).or_default().clone()
+            match map.get(addr) {
+                Some(slot) => slot.clone(),
+                None => map.entry(addr.to_string()).or_default().clone(),
+            }
         };
         let mut guard = slot.lock().await;
         if let Some(c) = guard.as_ref() {
