@@ -82,6 +82,15 @@ pub struct ConsumeStats {
 
 impl ConsumeStats {
     pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+        match fast::consume_stats_body(body) {
+            Some(v) => Ok(v),
+            None => Self::decode_lenient(body),
+        }
+    }
+
+    /// The lenient path alone; see [`ConsumeStatsList::decode_lenient`].
+    #[doc(hidden)]
+    pub fn decode_lenient(body: &[u8]) -> Result<Self, DecodeError> {
         from_slice("ConsumeStats", body)
     }
 
@@ -144,7 +153,18 @@ impl<'de> Deserialize<'de> for GroupMap {
 }
 
 impl ConsumeStatsList {
+    /// Strict fast path for the usual Java form, else the lenient path (same value or error).
     pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+        match fast::consume_stats_list(body) {
+            Some(v) => Ok(v),
+            None => Self::decode_lenient(body),
+        }
+    }
+
+    /// The lenient path alone (pre-pass + serde): every form PROTOCOL.md lists. Public for the
+    /// benchmark baseline and the fast path's differential tests.
+    #[doc(hidden)]
+    pub fn decode_lenient(body: &[u8]) -> Result<Self, DecodeError> {
         let w: ConsumeStatsListWire = from_slice("ConsumeStatsList", body)?;
         Ok(ConsumeStatsList {
             broker_addr: w.broker_addr,
@@ -226,6 +246,169 @@ impl<'de, V: Deserialize<'de>> DeserializeSeed<'de> for OptSeed<V> {
     type Value = Option<V>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<V>, D::Error> {
         Option::<V>::deserialize(d)
+    }
+}
+
+/// Strict fast path: fastjson's usual output read in one pass with no copy of the body and no
+/// intermediate values. `None` whenever anything is unusual (escapes, JSON-string keys,
+/// duplicate fields, a `$ref`, …); the lenient path then decides.
+pub(super) mod fast {
+    use super::{ConsumeStats, ConsumeStatsList, MessageQueue, OffsetWrapper};
+    use crate::protocol::strict_json::{field, Reader};
+
+    /// Rows per table to reserve on the first row (typical queue counts are 4–16).
+    const FIRST_RESERVE: usize = 8;
+
+    /// Marks `bit` as seen; `None` if it was (serde refuses duplicate struct fields).
+    #[inline]
+    fn once(seen: &mut u8, bit: u8) -> Option<()> {
+        (*seen & bit == 0).then(|| *seen |= bit)
+    }
+
+    pub fn consume_stats_list(body: &[u8]) -> Option<ConsumeStatsList> {
+        let mut r = Reader::new(body);
+        let mut out = ConsumeStatsList::default();
+        let mut seen = 0u8;
+        r.object(|r, key| match key {
+            "brokerAddr" => {
+                once(&mut seen, 1)?;
+                out.broker_addr = field::opt_string(r)?;
+                Some(())
+            }
+            "consumeStatsList" => {
+                once(&mut seen, 2)?;
+                groups(r, &mut out.groups)
+            }
+            "totalDiff" => {
+                once(&mut seen, 4)?;
+                out.total_diff = field::opt_i64(r)?;
+                Some(())
+            }
+            "totalInflightDiff" => {
+                once(&mut seen, 8)?;
+                out.total_inflight_diff = field::opt_i64(r)?;
+                Some(())
+            }
+            _ => r.skip(),
+        })?;
+        r.end()?;
+        Some(out)
+    }
+
+    pub fn consume_stats_body(body: &[u8]) -> Option<ConsumeStats> {
+        let mut r = Reader::new(body);
+        let cs = consume_stats(&mut r)?;
+        r.end()?;
+        Some(cs)
+    }
+
+    /// `[{group: [ConsumeStats…]}, …]`; `null` lists and elements are skipped.
+    fn groups(r: &mut Reader<'_>, out: &mut Vec<(String, Vec<ConsumeStats>)>) -> Option<()> {
+        if r.null() {
+            return Some(());
+        }
+        r.array(|r| {
+            if r.null() {
+                return Some(());
+            }
+            r.object(|r, group| {
+                let mut stats = Vec::new();
+                if !r.null() {
+                    r.array(|r| {
+                        if !r.null() {
+                            stats.push(consume_stats(r)?);
+                        }
+                        Some(())
+                    })?;
+                }
+                out.push((group.to_owned(), stats));
+                Some(())
+            })
+        })
+    }
+
+    fn consume_stats(r: &mut Reader<'_>) -> Option<ConsumeStats> {
+        let mut cs = ConsumeStats::default();
+        let mut seen = 0u8;
+        r.object(|r, key| match key {
+            "consumeTps" => {
+                once(&mut seen, 1)?;
+                cs.consume_tps = field::opt_f64(r)?;
+                Some(())
+            }
+            "offsetTable" => {
+                once(&mut seen, 2)?;
+                offset_table(r, &mut cs.offset_table)
+            }
+            _ => r.skip(),
+        })?;
+        Some(cs)
+    }
+
+    /// fastjson's `{{mq}:{offsets},…}`; `null` table or values are skipped. JSON-string keys
+    /// (rocketmq-rust) are escaped text, so they bail to the lenient path.
+    fn offset_table(r: &mut Reader<'_>, out: &mut Vec<(MessageQueue, OffsetWrapper)>) -> Option<()> {
+        if r.null() {
+            return Some(());
+        }
+        r.object_keyed(message_queue, |r, mq| {
+            if r.null() {
+                return Some(());
+            }
+            let ow = offset_wrapper(r)?;
+            if out.is_empty() {
+                out.reserve(FIRST_RESERVE);
+            }
+            out.push((mq, ow));
+            Some(())
+        })
+    }
+
+    fn message_queue(r: &mut Reader<'_>) -> Option<MessageQueue> {
+        let mut mq = MessageQueue::default();
+        let mut seen = 0u8;
+        r.object(|r, key| match key {
+            "topic" => {
+                once(&mut seen, 1)?;
+                mq.topic = field::opt_string(r)?.unwrap_or_default();
+                Some(())
+            }
+            "brokerName" => {
+                once(&mut seen, 2)?;
+                mq.broker_name = field::opt_string(r)?.unwrap_or_default();
+                Some(())
+            }
+            "queueId" => {
+                once(&mut seen, 4)?;
+                let v = field::opt_i64(r)?.unwrap_or(0);
+                mq.queue_id = v.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+                Some(())
+            }
+            _ => r.skip(),
+        })?;
+        Some(mq)
+    }
+
+    fn offset_wrapper(r: &mut Reader<'_>) -> Option<OffsetWrapper> {
+        let mut o = OffsetWrapper::default();
+        let mut seen = 0u8;
+        r.object(|r, key| {
+            let (bit, slot) = match key {
+                "brokerOffset" => (1, &mut o.broker_offset),
+                "consumerOffset" => (2, &mut o.consumer_offset),
+                "lastTimestamp" => (4, &mut o.last_timestamp),
+                "pullOffset" => {
+                    once(&mut seen, 8)?;
+                    o.pull_offset = field::opt_i64(r)?;
+                    return Some(());
+                }
+                _ => return r.skip(),
+            };
+            once(&mut seen, bit)?;
+            *slot = field::opt_i64(r)?.unwrap_or(0);
+            Some(())
+        })?;
+        Some(o)
     }
 }
 

@@ -14,6 +14,9 @@ pub mod consume_stats;
 pub mod error;
 pub mod ha_status;
 pub mod lenient_json;
+mod strict_json;
+#[cfg(test)]
+mod fast_path_tests;
 pub mod route;
 pub mod runtime_info;
 pub mod topic_config;

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::lenient_json::{de, from_slice};
+use super::strict_json::{field, Reader};
 use super::DecodeError;
 
 /// A `"<10s> <1min> <10min>"` rate; a window the broker has not filled yet is `None`.
@@ -117,6 +118,38 @@ struct KvTable {
     table: BTreeMap<String, String>,
 }
 
+/// `KVTable` on the strict reader, with `de::string_map`'s rules: a later duplicate key wins,
+/// and one whose last value is `null` is absent. `None` means "use the lenient path".
+pub(super) fn fast_table(body: &[u8]) -> Option<BTreeMap<String, String>> {
+    let mut r = Reader::new(body);
+    let mut table: Option<BTreeMap<String, String>> = None;
+    r.object(|r, key| {
+        if key != "table" {
+            return r.skip();
+        }
+        if table.is_some() {
+            return None;
+        }
+        let t = table.insert(BTreeMap::new());
+        if r.null() {
+            return Some(());
+        }
+        r.object(|r, k| {
+            match field::opt_string(r)? {
+                Some(v) => {
+                    t.insert(k.to_owned(), v);
+                }
+                None => {
+                    t.remove(k);
+                }
+            }
+            Some(())
+        })
+    })?;
+    r.end()?;
+    Some(table.unwrap_or_default())
+}
+
 /// Parses `MixAll.humanReadableByteCount` output: `"12 B"`, `"1.5 GiB"`, `"1,5 GiB"` (locale
 /// comma), SI `"1.5 kB"`, or a bare number of bytes. Rounds to whole bytes.
 pub fn parse_human_bytes(s: &str) -> Option<i64> {
@@ -178,7 +211,19 @@ fn parse_distribute_time(s: &str) -> Option<Vec<(String, i64)>> {
 }
 
 impl RuntimeInfo {
+    /// A strict fast path reads the usual `{"table":{"k":"v",…}}` straight into the map; anything
+    /// unusual goes through the lenient path (same value or error).
     pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+        match fast_table(body) {
+            Some(table) => Ok(Self::from_table(table)),
+            None => Self::decode_lenient(body),
+        }
+    }
+
+    /// The lenient path alone (pre-pass + serde). Public for the benchmark baseline and the fast
+    /// path's differential tests.
+    #[doc(hidden)]
+    pub fn decode_lenient(body: &[u8]) -> Result<Self, DecodeError> {
         let kv: KvTable = from_slice("KVTable", body)?;
         Ok(Self::from_table(kv.table))
     }

@@ -1,0 +1,65 @@
+//! Per-answer decode cost of the three bodies the exporter fetches from every master each cycle
+//! (28 runtime info, 26 broker config, 317 consume stats), as the simulator writes them for
+//! `SimConfig::scale(200, 50)`: small bodies, where fixed per-body and per-entry costs dominate.
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use rocketmq_exporter::protocol::{BrokerConfig, ConsumeStatsList, RuntimeInfo};
+use rocketmq_exporter::sim::{bodies, ClusterState, SimConfig};
+
+/// (runtime info, broker config, consume stats list) of the first Java 5.3 master.
+fn sim_bodies() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let st = ClusterState::new(SimConfig::scale(2, 50));
+    let b = st
+        .brokers
+        .iter()
+        .find(|b| b.flavor == rocketmq_exporter::sim::Flavor::Java53)
+        .unwrap_or(&st.brokers[0]);
+    let n = b.master();
+    (
+        bodies::runtime_info(&st, b, n).into_bytes(),
+        bodies::broker_config(&st, b, n).into_bytes(),
+        bodies::consume_stats_list(b, n, false).into_bytes(),
+    )
+}
+
+fn bench(c: &mut Criterion) {
+    let (rt, cfg, csl) = sim_bodies();
+    let rows: usize = ConsumeStatsList::decode(&csl)
+        .unwrap()
+        .groups
+        .iter()
+        .flat_map(|(_, s)| s)
+        .map(|s| s.offset_table.len())
+        .sum();
+    eprintln!(
+        "runtime info {} B ({} keys), broker config {} B, consume stats list {} B ({rows} rows)",
+        rt.len(),
+        RuntimeInfo::decode(&rt).unwrap().raw.len(),
+        cfg.len(),
+        csl.len()
+    );
+
+    let mut g = c.benchmark_group("small_bodies");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("28_runtime_info", |b| {
+        b.iter(|| RuntimeInfo::decode(black_box(&rt)).unwrap())
+    });
+    g.bench_function("26_broker_config", |b| {
+        b.iter(|| BrokerConfig::decode(black_box(&cfg)).unwrap())
+    });
+    g.bench_function("317_consume_stats_list", |b| {
+        b.iter(|| ConsumeStatsList::decode(black_box(&csl)).unwrap())
+    });
+    // Baselines: the lenient path alone (pre-pass + serde), which is what `decode` was before
+    // the strict fast paths.
+    g.bench_function("28_runtime_info_lenient", |b| {
+        b.iter(|| RuntimeInfo::decode_lenient(black_box(&rt)).unwrap())
+    });
+    g.bench_function("317_consume_stats_list_lenient", |b| {
+        b.iter(|| ConsumeStatsList::decode_lenient(black_box(&csl)).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
