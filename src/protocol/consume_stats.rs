@@ -270,26 +270,26 @@ pub(super) mod fast {
         let mut out = ConsumeStatsList::default();
         let mut seen = 0u8;
         r.object(|r, key| match key {
-            "brokerAddr" => {
+            b"brokerAddr" => {
                 once(&mut seen, 1)?;
                 out.broker_addr = field::opt_string(r)?;
                 Some(())
             }
-            "consumeStatsList" => {
+            b"consumeStatsList" => {
                 once(&mut seen, 2)?;
                 groups(r, &mut out.groups)
             }
-            "totalDiff" => {
+            b"totalDiff" => {
                 once(&mut seen, 4)?;
                 out.total_diff = field::opt_i64(r)?;
                 Some(())
             }
-            "totalInflightDiff" => {
+            b"totalInflightDiff" => {
                 once(&mut seen, 8)?;
                 out.total_inflight_diff = field::opt_i64(r)?;
                 Some(())
             }
-            _ => r.skip(),
+            _ => r.skip_field(key),
         })?;
         r.end()?;
         Some(out)
@@ -312,6 +312,7 @@ pub(super) mod fast {
                 return Some(());
             }
             r.object(|r, group| {
+                let group = field::utf8(group)?;
                 let mut stats = Vec::new();
                 if !r.null() {
                     r.array(|r| {
@@ -331,16 +332,16 @@ pub(super) mod fast {
         let mut cs = ConsumeStats::default();
         let mut seen = 0u8;
         r.object(|r, key| match key {
-            "consumeTps" => {
+            b"consumeTps" => {
                 once(&mut seen, 1)?;
                 cs.consume_tps = field::opt_f64(r)?;
                 Some(())
             }
-            "offsetTable" => {
+            b"offsetTable" => {
                 once(&mut seen, 2)?;
                 offset_table(r, &mut cs.offset_table)
             }
-            _ => r.skip(),
+            _ => r.skip_field(key),
         })?;
         Some(cs)
     }
@@ -368,23 +369,23 @@ pub(super) mod fast {
         let mut mq = MessageQueue::default();
         let mut seen = 0u8;
         r.object(|r, key| match key {
-            "topic" => {
+            b"topic" => {
                 once(&mut seen, 1)?;
                 mq.topic = field::opt_string(r)?.unwrap_or_default();
                 Some(())
             }
-            "brokerName" => {
+            b"brokerName" => {
                 once(&mut seen, 2)?;
                 mq.broker_name = field::opt_string(r)?.unwrap_or_default();
                 Some(())
             }
-            "queueId" => {
+            b"queueId" => {
                 once(&mut seen, 4)?;
                 let v = field::opt_i64(r)?.unwrap_or(0);
                 mq.queue_id = v.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
                 Some(())
             }
-            _ => r.skip(),
+            _ => r.skip_field(key),
         })?;
         Some(mq)
     }
@@ -394,15 +395,15 @@ pub(super) mod fast {
         let mut seen = 0u8;
         r.object(|r, key| {
             let (bit, slot) = match key {
-                "brokerOffset" => (1, &mut o.broker_offset),
-                "consumerOffset" => (2, &mut o.consumer_offset),
-                "lastTimestamp" => (4, &mut o.last_timestamp),
-                "pullOffset" => {
+                b"brokerOffset" => (1, &mut o.broker_offset),
+                b"consumerOffset" => (2, &mut o.consumer_offset),
+                b"lastTimestamp" => (4, &mut o.last_timestamp),
+                b"pullOffset" => {
                     once(&mut seen, 8)?;
                     o.pull_offset = field::opt_i64(r)?;
                     return Some(());
                 }
-                _ => return r.skip(),
+                _ => return r.skip_field(key),
             };
             once(&mut seen, bit)?;
             *slot = field::opt_i64(r)?.unwrap_or(0);

@@ -124,8 +124,8 @@ pub(super) fn fast_table(body: &[u8]) -> Option<BTreeMap<String, String>> {
     let mut r = Reader::new(body);
     let mut table: Option<BTreeMap<String, String>> = None;
     r.object(|r, key| {
-        if key != "table" {
-            return r.skip();
+        if key != b"table" {
+            return r.skip_field(key);
         }
         if table.is_some() {
             return None;
@@ -135,6 +135,7 @@ pub(super) fn fast_table(body: &[u8]) -> Option<BTreeMap<String, String>> {
             return Some(());
         }
         r.object(|r, k| {
+            let k = field::utf8(k)?;
             match field::opt_string(r)? {
                 Some(v) => {
                     t.insert(k.to_owned(), v);

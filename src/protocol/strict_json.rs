@@ -115,6 +115,25 @@ impl<'a> Reader<'a> {
         (self.i == self.b.len()).then_some(())
     }
 
+    /// An object key as raw bytes: borrowed unless escaped, and not yet checked for UTF-8, so that
+    /// matching it against known (ASCII) field names costs a length and a memcmp. Callers
+    /// that keep or ignore a key must check it with [`utf8`].
+    #[inline]
+    fn key(&mut self) -> Option<Cow<'a, [u8]>> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let start = self.i + 1;
+        let rest = &self.b[start..];
+        let len = rest.iter().position(|&c| STR_STOP[c as usize])?;
+        if rest[len] == b'"' {
+            self.i = start + len + 1;
+            return Some(Cow::Borrowed(&rest[..len]));
+        }
+        self.i = start;
+        self.escaped(start, len).map(|s| Cow::Owned(s.into_bytes()))
+    }
+
     /// A string, borrowed from the body unless it has escapes. Raw control characters, invalid
     /// UTF-8 and lone surrogates bail (serde_json refuses them too).
     #[inline]
@@ -242,6 +261,18 @@ impl<'a> Reader<'a> {
             float = true;
         }
         self.i = j;
+        if !float && n <= 18 {
+            // Fits i64 for sure: no text round trip.
+            let mag = b[int_start..int_start + n]
+                .iter()
+                .fold(0i64, |acc, &d| acc * 10 + (d - b'0') as i64);
+            // `-0` stays a float, as serde_json may read it (its text would differ from "0").
+            return Some(match (neg, mag) {
+                (true, 0) => Num::Float(-0.0),
+                (true, m) => Num::Int(-m),
+                (false, m) => Num::Int(m),
+            });
+        }
         // ASCII by construction.
         let text = std::str::from_utf8(&b[start..j]).ok()?;
         if float {
@@ -291,15 +322,15 @@ impl<'a> Reader<'a> {
     /// Reads an object with string keys, calling `f(reader, key)` to read each value. A
     /// `"$ref"` key bails (the lenient path refuses those bodies).
     #[inline]
-    pub fn object(&mut self, mut f: impl FnMut(&mut Self, &str) -> Option<()>) -> Option<()> {
+    pub fn object(&mut self, mut f: impl FnMut(&mut Self, &[u8]) -> Option<()>) -> Option<()> {
         self.eat(b'{')?;
         if self.peek()? == b'}' {
             self.i += 1;
             return Some(());
         }
         loop {
-            let key = self.str()?;
-            if key == "$ref" {
+            let key = self.key()?;
+            if *key == *b"$ref" {
                 return None;
             }
             self.eat(b':')?;
@@ -363,27 +394,42 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Skips one value of any kind (an unknown field), checking its syntax as strictly as the
-    /// rest; deep nesting bails.
+    /// Skips one value of any kind, checking its syntax as strictly as the rest; deep nesting
+    /// bails.
     pub fn skip(&mut self) -> Option<()> {
+        self.skip_depth(0)
+    }
+
+    /// Skips the value of an unknown field named `key` (which must be UTF-8, as serde checks).
+    #[inline]
+    pub fn skip_field(&mut self, key: &[u8]) -> Option<()> {
+        utf8(key)?;
         self.skip_depth(0)
     }
 
     fn skip_depth(&mut self, depth: usize) -> Option<()> {
         match self.scalar()? {
             Scalar::Composite if depth >= MAX_SKIP_DEPTH => None,
-            Scalar::Composite if self.peek()? == b'{' => {
-                self.object(|r, _| r.skip_depth(depth + 1))
-            }
+            Scalar::Composite if self.peek()? == b'{' => self.object(|r, k| {
+                utf8(k)?;
+                r.skip_depth(depth + 1)
+            }),
             Scalar::Composite => self.array(|r| r.skip_depth(depth + 1)),
             _ => Some(()),
         }
     }
 }
 
+/// `key` as text; `None` if it is not UTF-8.
+#[inline]
+pub(crate) fn utf8(key: &[u8]) -> Option<&str> {
+    std::str::from_utf8(key).ok()
+}
+
 /// The value rules of `lenient_json::de`, on the strict reader. Each returns `None` (bail) where
 /// the serde field deserializer would fail or where matching it exactly is not worth the code.
 pub(crate) mod field {
+    pub(crate) use super::utf8;
     use super::{Reader, Scalar};
     use crate::protocol::lenient_json::de::{parse_f64, parse_i64};
 
@@ -530,7 +576,7 @@ mod tests {
         let mut seen = Vec::new();
         let mut r = Reader::new(br#"{"a":1, "b" : "x", "a":null}"#);
         r.object(|r, k| {
-            seen.push((k.to_owned(), r.scalar()?));
+            seen.push((utf8(k)?.to_owned(), r.scalar()?));
             Some(())
         })
         .unwrap();
@@ -560,6 +606,8 @@ mod tests {
             let _ = r.skip();
             let mut r = Reader::new(&v);
             let _ = r.object_keyed(|r| r.str(), |r, _| r.skip());
+            let mut r = Reader::new(&v);
+            let _ = r.object(|r, k| r.skip_field(k));
         }
     }
 }
