@@ -62,4 +62,29 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+/// `DECODE_SMALL_ONLY=<name> DECODE_SMALL_ITERS=<n>` runs one decoder n times and exits, so that
+/// `perf stat -e instructions:u` can compare paths independently of the machine's load.
+fn main() {
+    if let Ok(which) = std::env::var("DECODE_SMALL_ONLY") {
+        let n: usize = std::env::var("DECODE_SMALL_ITERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100_000);
+        let (rt, cfg, csl) = sim_bodies();
+        for _ in 0..n {
+            match which.as_str() {
+                "28" => drop(black_box(RuntimeInfo::decode(black_box(&rt)))),
+                "28_lenient" => drop(black_box(RuntimeInfo::decode_lenient(black_box(&rt)))),
+                "26" => drop(black_box(BrokerConfig::decode(black_box(&cfg)))),
+                "317" => drop(black_box(ConsumeStatsList::decode(black_box(&csl)))),
+                "317_lenient" => drop(black_box(ConsumeStatsList::decode_lenient(black_box(&csl)))),
+                "none" => drop(black_box(&rt)),
+                other => panic!("unknown decoder {other}"),
+            }
+        }
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
