@@ -204,47 +204,36 @@ const fn key_index(k: &str) -> usize {
 }
 
 /// `KVTable` on the strict reader, with `de::string_map`'s rules: a later duplicate key wins,
-/// and one whose last value is `null` is absent. Returns the entries sorted by key, unique;
-/// `None` means "use the lenient path".
-pub(super) fn fast_table(body: &[u8]) -> Option<Vec<(String, String)>> {
+/// and one whose last value is `null` is absent. `None` means "use the lenient path".
+pub(super) fn fast_table(body: &[u8]) -> Option<BTreeMap<String, String>> {
     let mut r = Reader::new(body);
-    let mut entries: Option<Vec<(String, Option<String>)>> = None;
+    let mut table: Option<BTreeMap<String, String>> = None;
     r.object(|r, key| {
         if key != b"table" {
             return r.skip_field(key);
         }
-        if entries.is_some() {
+        if table.is_some() {
             return None;
         }
-        let t = entries.insert(Vec::new());
+        let t = table.insert(BTreeMap::new());
         if r.null() {
             return Some(());
         }
         r.object(|r, k| {
             let k = field::utf8(k)?;
-            if t.is_empty() {
-                // Brokers send 60–200 keys; start big enough to skip most regrowth.
-                t.reserve(64);
+            match field::opt_string(r)? {
+                Some(v) => {
+                    t.insert(k.to_owned(), v);
+                }
+                None => {
+                    t.remove(k);
+                }
             }
-            t.push((k.to_owned(), field::opt_string(r)?));
             Some(())
         })
     })?;
     r.end()?;
-    let mut entries = entries.unwrap_or_default();
-    // Stable, so among equal keys the last one sent stays last; keep only that one.
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut out: Vec<(String, String)> = Vec::with_capacity(entries.len());
-    let mut it = entries.into_iter().peekable();
-    while let Some((k, v)) = it.next() {
-        if it.peek().is_some_and(|(next, _)| *next == k) {
-            continue;
-        }
-        if let Some(v) = v {
-            out.push((k, v));
-        }
-    }
-    Some(out)
+    Some(table.unwrap_or_default())
 }
 
 /// Parses `MixAll.humanReadableByteCount` output: `"12 B"`, `"1.5 GiB"`, `"1,5 GiB"` (locale
@@ -312,13 +301,7 @@ impl RuntimeInfo {
     /// unusual goes through the lenient path (same value or error).
     pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
         match fast_table(body) {
-            Some(entries) => {
-                let mut info =
-                    Self::from_sorted(entries.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-                // Sorted and unique already: `collect` bulk-builds the tree.
-                info.raw = entries.into_iter().collect();
-                Ok(info)
-            }
+            Some(table) => Ok(Self::from_table(table)),
             None => Self::decode_lenient(body),
         }
     }
