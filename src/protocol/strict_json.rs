@@ -82,6 +82,34 @@ static STR_STOP: [bool; 256] = {
     t
 };
 
+/// Index of the first `"`, `\\` or control character at or after `from`, eight bytes at a time
+/// (SWAR): keys and names are most of a body, so this is the reader's inner loop.
+#[inline]
+fn find_stop(b: &[u8], mut from: usize) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = b.get(from..from + 8) {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(a);
+        let q = w ^ (LO * b'"' as u64);
+        let s = w ^ (LO * b'\\' as u64);
+        // Each term's lowest set bit is exact (false positives only sit above a true hit), so
+        // the lowest bit of their union is the first stop byte.
+        let hit = (q.wrapping_sub(LO) & !q & HI)
+            | (s.wrapping_sub(LO) & !s & HI)
+            | (w.wrapping_sub(LO * 0x20) & !w & HI);
+        if hit != 0 {
+            return Some(from + (hit.trailing_zeros() / 8) as usize);
+        }
+        from += 8;
+    }
+    b[from.min(b.len())..]
+        .iter()
+        .position(|&c| STR_STOP[c as usize])
+        .map(|p| from + p)
+}
+
 impl<'a> Reader<'a> {
     pub fn new(b: &'a [u8]) -> Self {
         Reader { b, i: 0 }
@@ -124,11 +152,10 @@ impl<'a> Reader<'a> {
             return None;
         }
         let start = self.i + 1;
-        let rest = &self.b[start..];
-        let len = rest.iter().position(|&c| STR_STOP[c as usize])?;
-        if rest[len] == b'"' {
+        let len = find_stop(self.b, start)? - start;
+        if self.b[start + len] == b'"' {
             self.i = start + len + 1;
-            return Some(Cow::Borrowed(&rest[..len]));
+            return Some(Cow::Borrowed(&self.b[start..start + len]));
         }
         self.i = start;
         self.escaped(start, len).map(|s| Cow::Owned(s.into_bytes()))
@@ -140,11 +167,10 @@ impl<'a> Reader<'a> {
     pub fn str(&mut self) -> Option<Cow<'a, str>> {
         self.eat(b'"')?;
         let start = self.i;
-        let rest = &self.b[start..];
-        let len = rest.iter().position(|&c| STR_STOP[c as usize])?;
-        if rest[len] == b'"' {
+        let len = find_stop(self.b, start)? - start;
+        if self.b[start + len] == b'"' {
             self.i = start + len + 1;
-            return std::str::from_utf8(&rest[..len]).ok().map(Cow::Borrowed);
+            return std::str::from_utf8(&self.b[start..start + len]).ok().map(Cow::Borrowed);
         }
         self.escaped(start, len).map(Cow::Owned)
     }
@@ -237,10 +263,28 @@ impl<'a> Reader<'a> {
             }
             *j - s
         };
+        // Integer part, accumulated while scanning (exact for up to 18 digits).
         let int_start = j;
-        let n = digits(&mut j);
+        let mut mag: u64 = 0;
+        while let Some(&d) = b.get(j) {
+            if !d.is_ascii_digit() {
+                break;
+            }
+            mag = mag.wrapping_mul(10).wrapping_add((d - b'0') as u64);
+            j += 1;
+        }
+        let n = j - int_start;
         if n == 0 || (n > 1 && b[int_start] == b'0') {
             return None;
+        }
+        if n <= 18 && !matches!(b.get(j), Some(b'.' | b'e' | b'E')) {
+            self.i = j;
+            // `-0` stays a float, as serde_json may read it (its text would differ from "0").
+            return Some(match (neg, mag as i64) {
+                (true, 0) => Num::Float(-0.0),
+                (true, m) => Num::Int(-m),
+                (false, m) => Num::Int(m),
+            });
         }
         let mut float = false;
         if b.get(j) == Some(&b'.') {
@@ -261,18 +305,6 @@ impl<'a> Reader<'a> {
             float = true;
         }
         self.i = j;
-        if !float && n <= 18 {
-            // Fits i64 for sure: no text round trip.
-            let mag = b[int_start..int_start + n]
-                .iter()
-                .fold(0i64, |acc, &d| acc * 10 + (d - b'0') as i64);
-            // `-0` stays a float, as serde_json may read it (its text would differ from "0").
-            return Some(match (neg, mag) {
-                (true, 0) => Num::Float(-0.0),
-                (true, m) => Num::Int(-m),
-                (false, m) => Num::Int(m),
-            });
-        }
         // ASCII by construction.
         let text = std::str::from_utf8(&b[start..j]).ok()?;
         if float {
@@ -530,6 +562,30 @@ mod tests {
         assert_eq!(r.str(), None, "invalid UTF-8");
         let mut r = Reader::new(b"\"\\n\xff\"");
         assert_eq!(r.str(), None, "invalid UTF-8 after an escape");
+    }
+
+    #[test]
+    fn swar_scan_finds_every_stop_byte() {
+        for len in 0..40 {
+            for pos in 0..len {
+                for c in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+                    let mut v = vec![b'a'; len];
+                    v[pos] = c;
+                    // Bytes around the hit that are close to the stop set must not confuse it.
+                    if pos > 0 {
+                        v[pos - 1] = [0xE2, 0x20, b'#', 0x9c, 0xA0][pos % 5];
+                    }
+                    if pos + 1 < len {
+                        v[pos + 1] = b'"';
+                    }
+                    assert_eq!(find_stop(&v, 0), Some(pos), "len={len} pos={pos} c={c}");
+                    assert_eq!(find_stop(&v, pos), Some(pos));
+                }
+            }
+            let clean: Vec<u8> = (0..len).map(|i| [0x20, 0x7f, 0x80, 0xff, b'!', b'#', b'[', b']'][i % 8]).collect();
+            assert_eq!(find_stop(&clean, 0), None, "len={len}");
+            assert_eq!(find_stop(&clean, len + 3), None);
+        }
     }
 
     #[test]
