@@ -1,8 +1,10 @@
 //! `GET_CONSUME_STATS` (208) and `GET_BROKER_CONSUME_STATS` (317): consumer offsets per queue.
 //!
 //! `offsetTable` is a `Map<MessageQueue, OffsetWrapper>`, which fastjson writes with raw object
-//! keys. After the pre-pass each key is a JSON string holding the object's text, which
-//! [`mq_table`] parses as a [`MessageQueue`] (any field order, as rocketmq-rust writes them).
+//! keys. The usual Java form is read in one pass by a strict fast path (no copy of the body, no
+//! serde); anything else (rocketmq-rust's JSON-string keys, escapes in odd places, `$ref`) goes
+//! through the lenient pre-pass, after which [`mq_table`] reads each key as a [`MessageQueue`]
+//! (any field order).
 
 use std::fmt;
 use std::marker::PhantomData;

@@ -16,16 +16,16 @@ const MAX_SKIP_DEPTH: usize = 64;
 
 /// A number as written; `text` is kept so callers can apply the lenient path's exact rules.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Num<'a> {
+pub(crate) enum Num {
     /// An integer that fits i64.
     Int(i64),
-    /// An integer outside i64 (`neg` tells which end it saturates to).
-    BigInt { neg: bool, text: &'a str },
+    /// An integer outside i64 (`neg` tells which end it saturates to), and its f64 value.
+    BigInt { neg: bool, f: f64 },
     /// Has a fraction or exponent; always finite (an overflowing one makes the reader bail).
     Float(f64),
 }
 
-impl Num<'_> {
+impl Num {
     /// What `lenient_json::de::opt_i64` makes of it: saturating, a float truncated.
     pub fn to_i64(self) -> i64 {
         match self {
@@ -45,8 +45,7 @@ impl Num<'_> {
     pub fn to_f64(self) -> f64 {
         match self {
             Num::Int(v) => v as f64,
-            // Correctly rounded, like serde_json's u64 ⇒ f64 or its float parse of the text.
-            Num::BigInt { text, .. } => text.parse().unwrap_or(f64::NAN),
+            Num::BigInt { f, .. } => f,
             Num::Float(f) => f,
         }
     }
@@ -57,7 +56,7 @@ impl Num<'_> {
 pub(crate) enum Scalar<'a> {
     Null,
     Bool(bool),
-    Num(Num<'a>),
+    Num(Num),
     Str(Cow<'a, str>),
     /// Next byte is `{` or `[`; nothing consumed.
     Composite,
@@ -248,7 +247,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A number in strict JSON grammar (no leading zeros, no `+`, no bare `.5`, finite).
-    fn num(&mut self) -> Option<Num<'a>> {
+    fn num(&mut self) -> Option<Num> {
         let b = self.b;
         let start = self.i;
         let mut j = start;
@@ -305,17 +304,17 @@ impl<'a> Reader<'a> {
             float = true;
         }
         self.i = j;
-        // ASCII by construction.
+        // ASCII by construction. Parsed by serde_json itself, whose float parse (without
+        // `float_roundtrip`) can differ from Rust's in the last bit: the two paths must agree.
         let text = std::str::from_utf8(&b[start..j]).ok()?;
+        // Errors on overflow (`1e400`), as the lenient path would.
+        let f: f64 = serde_json::from_str(text).ok()?;
         if float {
-            let f: f64 = text.parse().ok()?;
-            return f.is_finite().then_some(Num::Float(f));
+            return Some(Num::Float(f));
         }
         Some(match text.parse::<i64>() {
             Ok(v) => Num::Int(v),
-            // serde_json reads it as a float, and refuses one that overflows.
-            Err(_) if text.parse::<f64>().ok()?.is_finite() => Num::BigInt { neg, text },
-            Err(_) => return None,
+            Err(_) => Num::BigInt { neg, f },
         })
     }
 
@@ -436,7 +435,7 @@ impl<'a> Reader<'a> {
     #[inline]
     pub fn skip_field(&mut self, key: &[u8]) -> Option<()> {
         utf8(key)?;
-        self.skip_depth(0)
+        self.skip()
     }
 
     fn skip_depth(&mut self, depth: usize) -> Option<()> {
