@@ -3,7 +3,7 @@
 //! `SimConfig::scale(200, 50)`: small bodies, where fixed per-body and per-entry costs dominate.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use rocketmq_exporter::protocol::{BrokerConfig, ConsumeStatsList, RuntimeInfo};
+use rocketmq_exporter::protocol::{BrokerConfig, ConsumeRows, ConsumeStatsList, RuntimeInfo};
 use rocketmq_exporter::sim::{bodies, ClusterState, SimConfig};
 
 /// (runtime info, broker config, consume stats list) of the first Java 5.3 master.
@@ -50,6 +50,10 @@ fn bench(c: &mut Criterion) {
     g.bench_function("317_consume_stats_list", |b| {
         b.iter(|| ConsumeStatsList::decode(black_box(&csl)).unwrap())
     });
+    // The same body as borrowed rows: no allocation per row.
+    g.bench_function("317_consume_rows", |b| {
+        b.iter(|| ConsumeRows::decode(black_box(&csl)).unwrap())
+    });
     // Baselines: the lenient path alone (pre-pass + serde), which is what `decode` was before
     // the strict fast paths.
     g.bench_function("28_runtime_info_lenient", |b| {
@@ -78,6 +82,7 @@ fn main() {
                 "28_lenient" => drop(black_box(RuntimeInfo::decode_lenient(black_box(&rt)))),
                 "26" => drop(black_box(BrokerConfig::decode(black_box(&cfg)))),
                 "317" => drop(black_box(ConsumeStatsList::decode(black_box(&csl)))),
+                "317_rows" => drop(black_box(ConsumeRows::decode(black_box(&csl)))),
                 "317_lenient" => drop(black_box(ConsumeStatsList::decode_lenient(black_box(&csl)))),
                 "none" => drop(black_box(&rt)),
                 other => panic!("unknown decoder {other}"),

@@ -6,6 +6,7 @@
 //! through the lenient pre-pass, after which [`mq_table`] reads each key as a [`MessageQueue`]
 //! (any field order).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -157,8 +158,9 @@ impl<'de> Deserialize<'de> for GroupMap {
 impl ConsumeStatsList {
     /// Strict fast path for the usual Java form, else the lenient path (same value or error).
     pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
-        match fast::consume_stats_list(body) {
-            Some(v) => Ok(v),
+        let mut out = ConsumeStatsList::default();
+        match fast::consume_stats_list(body, &mut out) {
+            Some(()) => Ok(out),
             None => Self::decode_lenient(body),
         }
     }
@@ -174,6 +176,61 @@ impl ConsumeStatsList {
             total_diff: w.total_diff,
             total_inflight_diff: w.total_inflight_diff,
         })
+    }
+}
+
+/// One queue row of a 317 body: what a collector needs per (group, queue), with names borrowed
+/// from the body where they have no escapes, so decoding allocates nothing per row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsumeRow<'a> {
+    pub group: Cow<'a, str>,
+    pub topic: Cow<'a, str>,
+    pub broker_name: Cow<'a, str>,
+    pub queue_id: i32,
+    pub offsets: OffsetWrapper,
+}
+
+/// A 317 body flattened to its queue rows, in wire order. Unlike [`ConsumeStatsList`] it drops
+/// `consumeTps` and groups without rows.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConsumeRows<'a> {
+    pub broker_addr: Option<Cow<'a, str>>,
+    pub rows: Vec<ConsumeRow<'a>>,
+    pub total_diff: Option<i64>,
+    pub total_inflight_diff: Option<i64>,
+}
+
+impl<'a> ConsumeRows<'a> {
+    /// Same leniency as [`ConsumeStatsList::decode`] (whose lenient path is the fallback).
+    pub fn decode(body: &'a [u8]) -> Result<Self, DecodeError> {
+        let mut sink = fast::RowSink::default();
+        match fast::consume_stats_list(body, &mut sink) {
+            Some(()) => Ok(sink.rows),
+            None => ConsumeStatsList::decode_lenient(body).map(ConsumeRows::from),
+        }
+    }
+}
+
+impl From<ConsumeStatsList> for ConsumeRows<'static> {
+    fn from(l: ConsumeStatsList) -> Self {
+        let mut rows = Vec::new();
+        for (group, stats) in l.groups {
+            for (mq, offsets) in stats.into_iter().flat_map(|s| s.offset_table) {
+                rows.push(ConsumeRow {
+                    group: Cow::Owned(group.clone()),
+                    topic: Cow::Owned(mq.topic),
+                    broker_name: Cow::Owned(mq.broker_name),
+                    queue_id: mq.queue_id,
+                    offsets,
+                });
+            }
+        }
+        ConsumeRows {
+            broker_addr: l.broker_addr.map(Cow::Owned),
+            rows,
+            total_diff: l.total_diff,
+            total_inflight_diff: l.total_inflight_diff,
+        }
     }
 }
 
@@ -251,169 +308,7 @@ impl<'de, V: Deserialize<'de>> DeserializeSeed<'de> for OptSeed<V> {
     }
 }
 
-/// Strict fast path: fastjson's usual output read in one pass with no copy of the body and no
-/// intermediate values. `None` whenever anything is unusual (escapes, JSON-string keys,
-/// duplicate fields, a `$ref`, …); the lenient path then decides.
-pub(super) mod fast {
-    use super::{ConsumeStats, ConsumeStatsList, MessageQueue, OffsetWrapper};
-    use crate::protocol::strict_json::{field, Reader};
-
-    /// Rows per table to reserve on the first row (typical queue counts are 4–16).
-    const FIRST_RESERVE: usize = 8;
-
-    /// Marks `bit` as seen; `None` if it was (serde refuses duplicate struct fields).
-    #[inline]
-    fn once(seen: &mut u8, bit: u8) -> Option<()> {
-        (*seen & bit == 0).then(|| *seen |= bit)
-    }
-
-    pub fn consume_stats_list(body: &[u8]) -> Option<ConsumeStatsList> {
-        let mut r = Reader::new(body);
-        let mut out = ConsumeStatsList::default();
-        let mut seen = 0u8;
-        r.object(|r, key| match key {
-            b"brokerAddr" => {
-                once(&mut seen, 1)?;
-                out.broker_addr = field::opt_string(r)?;
-                Some(())
-            }
-            b"consumeStatsList" => {
-                once(&mut seen, 2)?;
-                groups(r, &mut out.groups)
-            }
-            b"totalDiff" => {
-                once(&mut seen, 4)?;
-                out.total_diff = field::opt_i64(r)?;
-                Some(())
-            }
-            b"totalInflightDiff" => {
-                once(&mut seen, 8)?;
-                out.total_inflight_diff = field::opt_i64(r)?;
-                Some(())
-            }
-            _ => r.skip_field(key),
-        })?;
-        r.end()?;
-        Some(out)
-    }
-
-    pub fn consume_stats_body(body: &[u8]) -> Option<ConsumeStats> {
-        let mut r = Reader::new(body);
-        let cs = consume_stats(&mut r)?;
-        r.end()?;
-        Some(cs)
-    }
-
-    /// `[{group: [ConsumeStats…]}, …]`; `null` lists and elements are skipped.
-    fn groups(r: &mut Reader<'_>, out: &mut Vec<(String, Vec<ConsumeStats>)>) -> Option<()> {
-        if r.null() {
-            return Some(());
-        }
-        r.array(|r| {
-            if r.null() {
-                return Some(());
-            }
-            r.object(|r, group| {
-                let group = field::utf8(group)?;
-                let mut stats = Vec::new();
-                if !r.null() {
-                    r.array(|r| {
-                        if !r.null() {
-                            stats.push(consume_stats(r)?);
-                        }
-                        Some(())
-                    })?;
-                }
-                out.push((group.to_owned(), stats));
-                Some(())
-            })
-        })
-    }
-
-    fn consume_stats(r: &mut Reader<'_>) -> Option<ConsumeStats> {
-        let mut cs = ConsumeStats::default();
-        let mut seen = 0u8;
-        r.object(|r, key| match key {
-            b"consumeTps" => {
-                once(&mut seen, 1)?;
-                cs.consume_tps = field::opt_f64(r)?;
-                Some(())
-            }
-            b"offsetTable" => {
-                once(&mut seen, 2)?;
-                offset_table(r, &mut cs.offset_table)
-            }
-            _ => r.skip_field(key),
-        })?;
-        Some(cs)
-    }
-
-    /// fastjson's `{{mq}:{offsets},…}`; `null` table or values are skipped. JSON-string keys
-    /// (rocketmq-rust) are escaped text, so they bail to the lenient path.
-    fn offset_table(r: &mut Reader<'_>, out: &mut Vec<(MessageQueue, OffsetWrapper)>) -> Option<()> {
-        if r.null() {
-            return Some(());
-        }
-        r.object_keyed(message_queue, |r, mq| {
-            if r.null() {
-                return Some(());
-            }
-            let ow = offset_wrapper(r)?;
-            if out.is_empty() {
-                out.reserve(FIRST_RESERVE);
-            }
-            out.push((mq, ow));
-            Some(())
-        })
-    }
-
-    fn message_queue(r: &mut Reader<'_>) -> Option<MessageQueue> {
-        let mut mq = MessageQueue::default();
-        let mut seen = 0u8;
-        r.object(|r, key| match key {
-            b"topic" => {
-                once(&mut seen, 1)?;
-                mq.topic = field::opt_string(r)?.unwrap_or_default();
-                Some(())
-            }
-            b"brokerName" => {
-                once(&mut seen, 2)?;
-                mq.broker_name = field::opt_string(r)?.unwrap_or_default();
-                Some(())
-            }
-            b"queueId" => {
-                once(&mut seen, 4)?;
-                let v = field::opt_i64(r)?.unwrap_or(0);
-                mq.queue_id = v.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
-                Some(())
-            }
-            _ => r.skip_field(key),
-        })?;
-        Some(mq)
-    }
-
-    fn offset_wrapper(r: &mut Reader<'_>) -> Option<OffsetWrapper> {
-        let mut o = OffsetWrapper::default();
-        let mut seen = 0u8;
-        r.object(|r, key| {
-            let (bit, slot) = match key {
-                b"brokerOffset" => (1, &mut o.broker_offset),
-                b"consumerOffset" => (2, &mut o.consumer_offset),
-                b"lastTimestamp" => (4, &mut o.last_timestamp),
-                b"pullOffset" => {
-                    once(&mut seen, 8)?;
-                    o.pull_offset = field::opt_i64(r)?;
-                    return Some(());
-                }
-                _ => return r.skip_field(key),
-            };
-            once(&mut seen, bit)?;
-            *slot = field::opt_i64(r)?.unwrap_or(0);
-            Some(())
-        })?;
-        Some(o)
-    }
-}
+pub(super) mod fast;
 
 #[cfg(test)]
 mod tests {

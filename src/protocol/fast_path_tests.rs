@@ -1,6 +1,9 @@
 //! Differential tests: the strict fast paths must agree with the lenient path whenever they
 //! accept a body, and must actually accept the Java bodies they exist for.
 
+use std::borrow::Cow;
+
+use super::consume_stats::ConsumeRows;
 use super::{ConsumeStats, ConsumeStatsList, RuntimeInfo};
 use crate::sim::{bodies, ClusterState, SimConfig};
 
@@ -46,6 +49,12 @@ fn agree(body: &[u8]) {
         (Err(_), Err(_)) => {}
         (a, b) => panic!("208 paths disagree on {:?}: {a:?} vs {b:?}", String::from_utf8_lossy(body)),
     }
+    let lenient_rows = ConsumeStatsList::decode_lenient(body).map(ConsumeRows::from);
+    match (ConsumeRows::decode(body), lenient_rows) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", String::from_utf8_lossy(body)),
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!("row paths disagree on {:?}: {a:?} vs {b:?}", String::from_utf8_lossy(body)),
+    }
     match (RuntimeInfo::decode(body), RuntimeInfo::decode_lenient(body)) {
         (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", String::from_utf8_lossy(body)),
         (Err(_), Err(_)) => {}
@@ -65,8 +74,12 @@ fn java_bodies_take_the_fast_path_and_match() {
     }
     let mut rows = 0;
     for b in &csl {
-        let fast = super::consume_stats::fast::consume_stats_list(b);
-        let fast = fast.unwrap_or_else(|| panic!("fast path refused {}", String::from_utf8_lossy(b)));
+        let mut fast = ConsumeStatsList::default();
+        super::consume_stats::fast::consume_stats_list(b, &mut fast)
+            .unwrap_or_else(|| panic!("fast path refused {}", String::from_utf8_lossy(b)));
+        let by_row = ConsumeRows::decode(b).unwrap();
+        assert!(by_row.rows.iter().all(|r| matches!(r.topic, Cow::Borrowed(_))), "names are borrowed");
+        assert_eq!(by_row, ConsumeRows::from(fast.clone()));
         assert_eq!(fast, ConsumeStatsList::decode_lenient(b).unwrap());
         rows += fast.groups.iter().flat_map(|(_, s)| s).map(|s| s.offset_table.len()).sum::<usize>();
     }

@@ -377,6 +377,34 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Like [`Self::object`], with each key as text, borrowed from the body unless escaped.
+    pub fn object_with_keys(
+        &mut self,
+        mut f: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            let key = self.str()?;
+            if key == "$ref" {
+                return None;
+            }
+            self.eat(b':')?;
+            f(self, key)?;
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
     /// Reads an object whose keys are themselves values read by `key` (fastjson's
     /// `Map<MessageQueue, _>`: `{{…}:v,{…}:v}`), calling `f(reader, key)` for each value.
     pub fn object_keyed<K>(
@@ -663,6 +691,8 @@ mod tests {
             let _ = r.object_keyed(|r| r.str(), |r, _| r.skip());
             let mut r = Reader::new(&v);
             let _ = r.object(|r, k| r.skip_field(k));
+            let mut r = Reader::new(&v);
+            let _ = r.object_with_keys(|r, _| r.skip());
         }
     }
 }
