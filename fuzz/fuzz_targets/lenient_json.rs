@@ -27,9 +27,14 @@ fuzz_target!(|data: &[u8]| {
         (Ok(a), Ok(b)) => assert_eq!(a, b, "208 fast path disagrees"),
         (a, b) => assert_eq!(a.is_ok(), b.is_ok(), "208 fast path accepts differently"),
     }
-    match (ConsumeStatsList::decode(data), ConsumeStatsList::decode_lenient(data)) {
-        (Ok(a), Ok(b)) => assert_eq!(a, b, "317 fast path disagrees"),
+    let lenient = ConsumeStatsList::decode_lenient(data);
+    match (ConsumeStatsList::decode(data), &lenient) {
+        (Ok(a), Ok(b)) => assert_eq!(&a, b, "317 fast path disagrees"),
         (a, b) => assert_eq!(a.is_ok(), b.is_ok(), "317 fast path accepts differently"),
+    }
+    match (ConsumeRows::decode(data), lenient.map(ConsumeRows::from)) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "317 row path disagrees"),
+        (a, b) => assert_eq!(a.is_ok(), b.is_ok(), "317 row path accepts differently"),
     }
     let _ = TopicStatsTable::decode(data);
     let _ = TopicConfigWrapper::decode(data);
