@@ -2,7 +2,7 @@
 //! (28 runtime info, 26 broker config, 317 consume stats), as the simulator writes them for
 //! `SimConfig::scale(200, 50)`: small bodies, where fixed per-body and per-entry costs dominate.
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{black_box, criterion_group, Criterion, Throughput};
 use rocketmq_exporter::protocol::{BrokerConfig, ConsumeRows, ConsumeStatsList, RuntimeInfo};
 use rocketmq_exporter::sim::{bodies, ClusterState, SimConfig};
 

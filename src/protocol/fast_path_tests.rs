@@ -7,8 +7,12 @@ use super::consume_stats::ConsumeRows;
 use super::{ConsumeStats, ConsumeStatsList, RuntimeInfo};
 use crate::sim::{bodies, ClusterState, SimConfig};
 
-/// Java-form bodies of every node of two small simulated clusters, plus the real peer's.
-fn java_bodies() -> (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<Vec<u8>>) {
+/// Bodies of one kind.
+type Bodies = Vec<Vec<u8>>;
+
+/// Java-form bodies (28, 317, 208) of every node of two small simulated clusters, plus the real
+/// peer's.
+fn java_bodies() -> (Bodies, Bodies, Bodies) {
     let (mut rt, mut csl, mut cs) = (Vec::new(), Vec::new(), Vec::new());
     for cfg in [SimConfig::scale(2, 50), SimConfig::default()] {
         let st = ClusterState::new(cfg);
