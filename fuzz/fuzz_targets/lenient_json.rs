@@ -16,10 +16,26 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = ClusterInfo::decode(data);
     let _ = TopicRouteData::decode(data);
-    let _ = RuntimeInfo::decode(data);
+    // The strict fast paths must agree with the lenient path whenever they accept a body, and
+    // refuse whatever it refuses.
+    match (RuntimeInfo::decode(data), RuntimeInfo::decode_lenient(data)) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "28 fast path disagrees"),
+        (a, b) => assert_eq!(a.is_ok(), b.is_ok(), "28 fast path accepts differently"),
+    }
     let _ = BrokerConfig::decode(data);
-    let _ = ConsumeStats::decode(data);
-    let _ = ConsumeStatsList::decode(data);
+    match (ConsumeStats::decode(data), ConsumeStats::decode_lenient(data)) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "208 fast path disagrees"),
+        (a, b) => assert_eq!(a.is_ok(), b.is_ok(), "208 fast path accepts differently"),
+    }
+    let lenient = ConsumeStatsList::decode_lenient(data);
+    match (ConsumeStatsList::decode(data), &lenient) {
+        (Ok(a), Ok(b)) => assert_eq!(&a, b, "317 fast path disagrees"),
+        (a, b) => assert_eq!(a.is_ok(), b.is_ok(), "317 fast path accepts differently"),
+    }
+    match (ConsumeRows::decode(data), lenient.map(ConsumeRows::from)) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "317 row path disagrees"),
+        (a, b) => assert_eq!(a.is_ok(), b.is_ok(), "317 row path accepts differently"),
+    }
     let _ = TopicStatsTable::decode(data);
     let _ = TopicConfigWrapper::decode(data);
     let _ = HaRuntimeInfo::decode(data);

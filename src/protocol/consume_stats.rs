@@ -1,9 +1,12 @@
 //! `GET_CONSUME_STATS` (208) and `GET_BROKER_CONSUME_STATS` (317): consumer offsets per queue.
 //!
 //! `offsetTable` is a `Map<MessageQueue, OffsetWrapper>`, which fastjson writes with raw object
-//! keys. After the pre-pass each key is a JSON string holding the object's text, which
-//! [`mq_table`] parses as a [`MessageQueue`] (any field order, as rocketmq-rust writes them).
+//! keys. The usual Java form is read in one pass by a strict fast path (no copy of the body, no
+//! serde); anything else (rocketmq-rust's JSON-string keys, escapes in odd places, `$ref`) goes
+//! through the lenient pre-pass, after which [`mq_table`] reads each key as a [`MessageQueue`]
+//! (any field order).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -82,6 +85,15 @@ pub struct ConsumeStats {
 
 impl ConsumeStats {
     pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+        match fast::consume_stats_body(body) {
+            Some(v) => Ok(v),
+            None => Self::decode_lenient(body),
+        }
+    }
+
+    /// The lenient path alone; see [`ConsumeStatsList::decode_lenient`].
+    #[doc(hidden)]
+    pub fn decode_lenient(body: &[u8]) -> Result<Self, DecodeError> {
         from_slice("ConsumeStats", body)
     }
 
@@ -144,7 +156,19 @@ impl<'de> Deserialize<'de> for GroupMap {
 }
 
 impl ConsumeStatsList {
+    /// Strict fast path for the usual Java form, else the lenient path (same value or error).
     pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+        let mut out = ConsumeStatsList::default();
+        match fast::consume_stats_list(body, &mut out) {
+            Some(()) => Ok(out),
+            None => Self::decode_lenient(body),
+        }
+    }
+
+    /// The lenient path alone (pre-pass + serde): every form PROTOCOL.md lists. Public for the
+    /// benchmark baseline and the fast path's differential tests.
+    #[doc(hidden)]
+    pub fn decode_lenient(body: &[u8]) -> Result<Self, DecodeError> {
         let w: ConsumeStatsListWire = from_slice("ConsumeStatsList", body)?;
         Ok(ConsumeStatsList {
             broker_addr: w.broker_addr,
@@ -152,6 +176,61 @@ impl ConsumeStatsList {
             total_diff: w.total_diff,
             total_inflight_diff: w.total_inflight_diff,
         })
+    }
+}
+
+/// One queue row of a 317 body: what a collector needs per (group, queue), with names borrowed
+/// from the body where they have no escapes, so decoding allocates nothing per row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsumeRow<'a> {
+    pub group: Cow<'a, str>,
+    pub topic: Cow<'a, str>,
+    pub broker_name: Cow<'a, str>,
+    pub queue_id: i32,
+    pub offsets: OffsetWrapper,
+}
+
+/// A 317 body flattened to its queue rows, in wire order. Unlike [`ConsumeStatsList`] it drops
+/// `consumeTps` and groups without rows.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConsumeRows<'a> {
+    pub broker_addr: Option<Cow<'a, str>>,
+    pub rows: Vec<ConsumeRow<'a>>,
+    pub total_diff: Option<i64>,
+    pub total_inflight_diff: Option<i64>,
+}
+
+impl<'a> ConsumeRows<'a> {
+    /// Same leniency as [`ConsumeStatsList::decode`] (whose lenient path is the fallback).
+    pub fn decode(body: &'a [u8]) -> Result<Self, DecodeError> {
+        let mut sink = fast::RowSink::default();
+        match fast::consume_stats_list(body, &mut sink) {
+            Some(()) => Ok(sink.rows),
+            None => ConsumeStatsList::decode_lenient(body).map(ConsumeRows::from),
+        }
+    }
+}
+
+impl From<ConsumeStatsList> for ConsumeRows<'static> {
+    fn from(l: ConsumeStatsList) -> Self {
+        let mut rows = Vec::new();
+        for (group, stats) in l.groups {
+            for (mq, offsets) in stats.into_iter().flat_map(|s| s.offset_table) {
+                rows.push(ConsumeRow {
+                    group: Cow::Owned(group.clone()),
+                    topic: Cow::Owned(mq.topic),
+                    broker_name: Cow::Owned(mq.broker_name),
+                    queue_id: mq.queue_id,
+                    offsets,
+                });
+            }
+        }
+        ConsumeRows {
+            broker_addr: l.broker_addr.map(Cow::Owned),
+            rows,
+            total_diff: l.total_diff,
+            total_inflight_diff: l.total_inflight_diff,
+        }
     }
 }
 
@@ -228,6 +307,8 @@ impl<'de, V: Deserialize<'de>> DeserializeSeed<'de> for OptSeed<V> {
         Option::<V>::deserialize(d)
     }
 }
+
+pub(super) mod fast;
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,11 @@
 //! JSON to serde. All structs default every field, because fastjson omits nulls, fields come and go
 //! across 4.9.x/5.x, and rocketmq-rust writes explicit `null`s.
 //!
+//! The bodies fetched from every broker every cycle (28 runtime info, 208/317 consume stats) first
+//! try a strict fast path (`strict_json`) that reads the usual Java form with no copy and no serde,
+//! and falls back to the lenient path on anything unusual; differential tests and the fuzz target
+//! check that both paths agree.
+//!
 //! Decoding is pure (bytes in, values out) so it is unit-tested and fuzzed without sockets.
 
 pub mod broker_config;
@@ -14,6 +19,9 @@ pub mod consume_stats;
 pub mod error;
 pub mod ha_status;
 pub mod lenient_json;
+mod strict_json;
+#[cfg(test)]
+mod fast_path_tests;
 pub mod route;
 pub mod runtime_info;
 pub mod topic_config;
@@ -21,7 +29,7 @@ pub mod topic_stats;
 
 pub use broker_config::BrokerConfig;
 pub use cluster_info::{BrokerData, ClusterInfo};
-pub use consume_stats::{ConsumeStats, ConsumeStatsList, MessageQueue, OffsetWrapper};
+pub use consume_stats::{ConsumeRow, ConsumeRows, ConsumeStats, ConsumeStatsList, MessageQueue, OffsetWrapper};
 pub use error::DecodeError;
 pub use ha_status::{HaClientRuntimeInfo, HaConnectionRuntimeInfo, HaRuntimeInfo};
 pub use route::{QueueData, TopicRouteData};

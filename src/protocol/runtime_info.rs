@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::lenient_json::{de, from_slice};
+use super::strict_json::{field, Reader};
 use super::DecodeError;
 
 /// A `"<10s> <1min> <10min>"` rate; a window the broker has not filled yet is `None`.
@@ -117,6 +118,124 @@ struct KvTable {
     table: BTreeMap<String, String>,
 }
 
+/// Every key read into a typed field, in ascending byte order (checked at compile time), so
+/// [`RuntimeInfo::from_sorted`] finds them all in one merge walk over a sorted table.
+const KEYS: [&str; 48] = [
+    "bootTimestamp",
+    "brokerActive",
+    "brokerVersion",
+    "brokerVersionDesc",
+    "commitLogDirCapacity",
+    "commitLogDiskRatio",
+    "commitLogMaxOffset",
+    "commitLogMinOffset",
+    "consumeQueueDiskRatio",
+    "dispatchBehindBytes",
+    "earliestMessageTimeStamp",
+    "getFoundTps",
+    "getMessageEntireTimeMax",
+    "getMissTps",
+    "getTotalTps",
+    "getTransferedTps",
+    "getTransferredTps",
+    "msgGetTotalTodayMorning",
+    "msgGetTotalTodayNow",
+    "msgGetTotalYesterdayMorning",
+    "msgPutTotalTodayMorning",
+    "msgPutTotalTodayNow",
+    "msgPutTotalYesterdayMorning",
+    "pageCacheLockTimeMills",
+    "pullThreadPoolQueueCapacity",
+    "pullThreadPoolQueueHeadWaitTimeMills",
+    "pullThreadPoolQueueSize",
+    "putLatency99",
+    "putLatency999",
+    "putMessageAverageSize",
+    "putMessageDistributeTime",
+    "putMessageEntireTimeMax",
+    "putMessageFailedTimes",
+    "putMessageSizeTotal",
+    "putMessageTimesTotal",
+    "putTps",
+    "remainHowManyDataToCommit",
+    "remainHowManyDataToFlush",
+    "runtime",
+    "sendThreadPoolQueueCapacity",
+    "sendThreadPoolQueueHeadWaitTimeMills",
+    "sendThreadPoolQueueSize",
+    "startAcceptSendRequestTimeStamp",
+    "timerCongestNum",
+    "timerDequeueTps",
+    "timerEnqueueTps",
+    "timerOffsetBehind",
+    "timerReadBehind",
+];
+
+const fn str_lt(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut i = 0;
+    while i < a.len() && i < b.len() {
+        if a[i] != b[i] {
+            return a[i] < b[i];
+        }
+        i += 1;
+    }
+    a.len() < b.len()
+}
+
+const _: () = {
+    let mut i = 1;
+    while i < KEYS.len() {
+        assert!(str_lt(KEYS[i - 1], KEYS[i]), "KEYS must be sorted and unique");
+        i += 1;
+    }
+};
+
+/// Index of `k` in [`KEYS`]; used in const context, so a missing key fails the build.
+const fn key_index(k: &str) -> usize {
+    let mut i = 0;
+    while i < KEYS.len() {
+        if !str_lt(KEYS[i], k) && !str_lt(k, KEYS[i]) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("key missing from KEYS")
+}
+
+/// `KVTable` on the strict reader, with `de::string_map`'s rules: a later duplicate key wins,
+/// and one whose last value is `null` is absent. `None` means "use the lenient path".
+pub(super) fn fast_table(body: &[u8]) -> Option<BTreeMap<String, String>> {
+    let mut r = Reader::new(body);
+    let mut table: Option<BTreeMap<String, String>> = None;
+    r.object(|r, key| {
+        if key != b"table" {
+            return r.skip_field(key);
+        }
+        if table.is_some() {
+            return None;
+        }
+        let t = table.insert(BTreeMap::new());
+        if r.null() {
+            return Some(());
+        }
+        r.object(|r, k| {
+            let k = field::utf8(k)?;
+            match field::opt_string(r)? {
+                Some(v) => {
+                    t.insert(k.to_owned(), v);
+                }
+                None => {
+                    t.remove(k);
+                }
+            }
+            Some(())
+        })
+    })?;
+    r.end()?;
+    Some(table.unwrap_or_default())
+}
+
 /// Parses `MixAll.humanReadableByteCount` output: `"12 B"`, `"1.5 GiB"`, `"1,5 GiB"` (locale
 /// comma), SI `"1.5 kB"`, or a bare number of bytes. Rounds to whole bytes.
 pub fn parse_human_bytes(s: &str) -> Option<i64> {
@@ -178,92 +297,140 @@ fn parse_distribute_time(s: &str) -> Option<Vec<(String, i64)>> {
 }
 
 impl RuntimeInfo {
+    /// A strict fast path reads the usual `{"table":{"k":"v",…}}` straight into the map; anything
+    /// unusual goes through the lenient path (same value or error).
     pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+        match fast_table(body) {
+            Some(table) => Ok(Self::from_table(table)),
+            None => Self::decode_lenient(body),
+        }
+    }
+
+    /// The lenient path alone (pre-pass + serde). Public for the benchmark baseline and the fast
+    /// path's differential tests.
+    #[doc(hidden)]
+    pub fn decode_lenient(body: &[u8]) -> Result<Self, DecodeError> {
         let kv: KvTable = from_slice("KVTable", body)?;
         Ok(Self::from_table(kv.table))
     }
 
     pub fn from_table(table: BTreeMap<String, String>) -> Self {
-        let s = |k: &str| {
-            table
-                .get(k)
-                .map(|v| v.trim())
-                .filter(|v| !v.is_empty() && *v != "null")
-        };
-        let int = |k: &str| s(k).and_then(de::parse_i64);
-        let float = |k: &str| s(k).and_then(de::parse_f64);
-        let tps = |k: &str| s(k).and_then(TpsTriple::parse);
-        let bytes = |k: &str| s(k).and_then(parse_human_bytes);
-        let text = |k: &str| s(k).map(str::to_owned);
+        let mut info = Self::from_sorted(table.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        info.raw = table;
+        info
+    }
 
-        let schedule_message_offsets = table
-            .iter()
-            .filter_map(|(k, v)| {
-                let level = k
-                    .strip_prefix("scheduleMessageOffset_")?
-                    .trim()
-                    .parse::<i32>()
-                    .ok()?;
-                let (d, m) = v.split_once(',')?;
-                Some((level, (de::parse_i64(d)?, de::parse_i64(m)?)))
-            })
-            .collect();
+    /// The typed figures from `(key, value)` pairs in ascending key order without duplicates
+    /// (a `BTreeMap`'s order): one merge walk against [`KEYS`] instead of a map lookup per
+    /// figure. `raw` is left empty.
+    fn from_sorted<'t>(entries: impl Iterator<Item = (&'t str, &'t str)>) -> Self {
+        let mut vals: [Option<&str>; KEYS.len()] = [None; KEYS.len()];
+        let mut schedule_message_offsets = BTreeMap::new();
+        let mut ki = 0;
+        for (k, v) in entries {
+            while ki < KEYS.len() && KEYS[ki] < k {
+                ki += 1;
+            }
+            if ki < KEYS.len() && KEYS[ki] == k {
+                vals[ki] = Some(v);
+            } else if let Some(level) = k.strip_prefix("scheduleMessageOffset_") {
+                let parsed = level.trim().parse::<i32>().ok().and_then(|level| {
+                    let (d, m) = v.split_once(',')?;
+                    Some((level, (de::parse_i64(d)?, de::parse_i64(m)?)))
+                });
+                if let Some((level, offsets)) = parsed {
+                    schedule_message_offsets.insert(level, offsets);
+                }
+            }
+        }
+        macro_rules! s {
+            ($k:literal) => {
+                vals[const { key_index($k) }]
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty() && *v != "null")
+            };
+        }
+        macro_rules! int {
+            ($k:literal) => {
+                s!($k).and_then(de::parse_i64)
+            };
+        }
+        macro_rules! float {
+            ($k:literal) => {
+                s!($k).and_then(de::parse_f64)
+            };
+        }
+        macro_rules! tps {
+            ($k:literal) => {
+                s!($k).and_then(TpsTriple::parse)
+            };
+        }
+        macro_rules! bytes {
+            ($k:literal) => {
+                s!($k).and_then(parse_human_bytes)
+            };
+        }
+        macro_rules! text {
+            ($k:literal) => {
+                s!($k).map(str::to_owned)
+            };
+        }
 
         RuntimeInfo {
-            put_tps: tps("putTps"),
-            get_transferred_tps: tps("getTransferredTps").or_else(|| tps("getTransferedTps")),
-            get_found_tps: tps("getFoundTps"),
-            get_miss_tps: tps("getMissTps"),
-            get_total_tps: tps("getTotalTps"),
-            msg_put_total_today_now: int("msgPutTotalTodayNow"),
-            msg_get_total_today_now: int("msgGetTotalTodayNow"),
-            msg_put_total_today_morning: int("msgPutTotalTodayMorning"),
-            msg_get_total_today_morning: int("msgGetTotalTodayMorning"),
-            msg_put_total_yesterday_morning: int("msgPutTotalYesterdayMorning"),
-            msg_get_total_yesterday_morning: int("msgGetTotalYesterdayMorning"),
-            send_thread_pool_queue_size: int("sendThreadPoolQueueSize"),
-            send_thread_pool_queue_capacity: int("sendThreadPoolQueueCapacity"),
-            send_thread_pool_queue_head_wait_ms: int("sendThreadPoolQueueHeadWaitTimeMills"),
-            pull_thread_pool_queue_size: int("pullThreadPoolQueueSize"),
-            pull_thread_pool_queue_capacity: int("pullThreadPoolQueueCapacity"),
-            pull_thread_pool_queue_head_wait_ms: int("pullThreadPoolQueueHeadWaitTimeMills"),
-            page_cache_lock_time_ms: int("pageCacheLockTimeMills"),
-            earliest_message_timestamp_ms: int("earliestMessageTimeStamp").filter(|&t| t >= 0),
-            commit_log_disk_ratio: float("commitLogDiskRatio"),
-            consume_queue_disk_ratio: float("consumeQueueDiskRatio"),
-            commit_log_max_offset: int("commitLogMaxOffset"),
-            commit_log_min_offset: int("commitLogMinOffset"),
-            dispatch_behind_bytes: int("dispatchBehindBytes"),
-            remain_how_many_data_to_flush_bytes: bytes("remainHowManyDataToFlush"),
-            remain_how_many_data_to_commit_bytes: bytes("remainHowManyDataToCommit"),
-            commit_log_dir_capacity: s("commitLogDirCapacity").and_then(parse_dir_capacity),
+            put_tps: tps!("putTps"),
+            get_transferred_tps: tps!("getTransferredTps").or_else(|| tps!("getTransferedTps")),
+            get_found_tps: tps!("getFoundTps"),
+            get_miss_tps: tps!("getMissTps"),
+            get_total_tps: tps!("getTotalTps"),
+            msg_put_total_today_now: int!("msgPutTotalTodayNow"),
+            msg_get_total_today_now: int!("msgGetTotalTodayNow"),
+            msg_put_total_today_morning: int!("msgPutTotalTodayMorning"),
+            msg_get_total_today_morning: int!("msgGetTotalTodayMorning"),
+            msg_put_total_yesterday_morning: int!("msgPutTotalYesterdayMorning"),
+            msg_get_total_yesterday_morning: int!("msgGetTotalYesterdayMorning"),
+            send_thread_pool_queue_size: int!("sendThreadPoolQueueSize"),
+            send_thread_pool_queue_capacity: int!("sendThreadPoolQueueCapacity"),
+            send_thread_pool_queue_head_wait_ms: int!("sendThreadPoolQueueHeadWaitTimeMills"),
+            pull_thread_pool_queue_size: int!("pullThreadPoolQueueSize"),
+            pull_thread_pool_queue_capacity: int!("pullThreadPoolQueueCapacity"),
+            pull_thread_pool_queue_head_wait_ms: int!("pullThreadPoolQueueHeadWaitTimeMills"),
+            page_cache_lock_time_ms: int!("pageCacheLockTimeMills"),
+            earliest_message_timestamp_ms: int!("earliestMessageTimeStamp").filter(|&t| t >= 0),
+            commit_log_disk_ratio: float!("commitLogDiskRatio"),
+            consume_queue_disk_ratio: float!("consumeQueueDiskRatio"),
+            commit_log_max_offset: int!("commitLogMaxOffset"),
+            commit_log_min_offset: int!("commitLogMinOffset"),
+            dispatch_behind_bytes: int!("dispatchBehindBytes"),
+            remain_how_many_data_to_flush_bytes: bytes!("remainHowManyDataToFlush"),
+            remain_how_many_data_to_commit_bytes: bytes!("remainHowManyDataToCommit"),
+            commit_log_dir_capacity: s!("commitLogDirCapacity").and_then(parse_dir_capacity),
             schedule_message_offsets,
-            timer_offset_behind: int("timerOffsetBehind"),
-            timer_read_behind: int("timerReadBehind"),
-            timer_congest_num: int("timerCongestNum"),
-            timer_enqueue_tps: float("timerEnqueueTps"),
-            timer_dequeue_tps: float("timerDequeueTps"),
-            broker_version_desc: text("brokerVersionDesc"),
-            broker_version: text("brokerVersion"),
-            boot_timestamp_ms: int("bootTimestamp"),
-            broker_active: s("brokerActive").and_then(|v| match v.to_ascii_lowercase().as_str() {
+            timer_offset_behind: int!("timerOffsetBehind"),
+            timer_read_behind: int!("timerReadBehind"),
+            timer_congest_num: int!("timerCongestNum"),
+            timer_enqueue_tps: float!("timerEnqueueTps"),
+            timer_dequeue_tps: float!("timerDequeueTps"),
+            broker_version_desc: text!("brokerVersionDesc"),
+            broker_version: text!("brokerVersion"),
+            boot_timestamp_ms: int!("bootTimestamp"),
+            broker_active: s!("brokerActive").and_then(|v| match v.to_ascii_lowercase().as_str() {
                 "true" => Some(true),
                 "false" => Some(false),
                 _ => None,
             }),
-            put_latency_99: float("putLatency99"),
-            put_latency_999: float("putLatency999"),
-            put_message_entire_time_max_ms: int("putMessageEntireTimeMax"),
-            get_message_entire_time_max_ms: int("getMessageEntireTimeMax"),
-            put_message_times_total: int("putMessageTimesTotal"),
-            put_message_size_total: int("putMessageSizeTotal"),
-            put_message_failed_times: int("putMessageFailedTimes"),
-            put_message_average_size: float("putMessageAverageSize"),
-            put_message_distribute_time: s("putMessageDistributeTime")
+            put_latency_99: float!("putLatency99"),
+            put_latency_999: float!("putLatency999"),
+            put_message_entire_time_max_ms: int!("putMessageEntireTimeMax"),
+            get_message_entire_time_max_ms: int!("getMessageEntireTimeMax"),
+            put_message_times_total: int!("putMessageTimesTotal"),
+            put_message_size_total: int!("putMessageSizeTotal"),
+            put_message_failed_times: int!("putMessageFailedTimes"),
+            put_message_average_size: float!("putMessageAverageSize"),
+            put_message_distribute_time: s!("putMessageDistributeTime")
                 .and_then(parse_distribute_time),
-            start_accept_send_request_timestamp_ms: int("startAcceptSendRequestTimeStamp"),
-            runtime: text("runtime"),
-            raw: table,
+            start_accept_send_request_timestamp_ms: int!("startAcceptSendRequestTimeStamp"),
+            runtime: text!("runtime"),
+            raw: BTreeMap::new(),
         }
     }
 

@@ -1,0 +1,190 @@
+//! Differential tests: the strict fast paths must agree with the lenient path whenever they
+//! accept a body, and must actually accept the Java bodies they exist for.
+
+use std::borrow::Cow;
+
+use super::consume_stats::ConsumeRows;
+use super::{ConsumeStats, ConsumeStatsList, RuntimeInfo};
+use crate::sim::{bodies, ClusterState, SimConfig};
+
+/// Bodies of one kind.
+type Bodies = Vec<Vec<u8>>;
+
+/// Java-form bodies (28, 317, 208) of every node of two small simulated clusters, plus the real
+/// peer's.
+fn java_bodies() -> (Bodies, Bodies, Bodies) {
+    let (mut rt, mut csl, mut cs) = (Vec::new(), Vec::new(), Vec::new());
+    for cfg in [SimConfig::scale(2, 50), SimConfig::default()] {
+        let st = ClusterState::new(cfg);
+        for b in &st.brokers {
+            for n in &b.nodes {
+                rt.push(bodies::runtime_info(&st, b, n).into_bytes());
+                csl.push(bodies::consume_stats_list(b, n, false).into_bytes());
+                csl.push(bodies::consume_stats_list(b, n, true).into_bytes());
+            }
+            for g in &b.groups {
+                cs.push(bodies::consume_stats(b, &g.name, None).into_bytes());
+            }
+        }
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/peer");
+    for (file, list) in [
+        ("28_broker_runtime_info.json", &mut rt),
+        ("317_broker_consume_stats.json", &mut csl),
+        ("208_consume_stats.json", &mut cs),
+    ] {
+        if let Ok(b) = std::fs::read(dir.join(file)) {
+            list.push(b);
+        }
+    }
+    (rt, csl, cs)
+}
+
+/// Decodes with both paths; if the fast one (`decode`) succeeds the lenient one must give the
+/// same value, and when the lenient one fails the fast one must fail too.
+fn agree(body: &[u8]) {
+    match (ConsumeStatsList::decode(body), ConsumeStatsList::decode_lenient(body)) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", String::from_utf8_lossy(body)),
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!("317 paths disagree on {:?}: {a:?} vs {b:?}", String::from_utf8_lossy(body)),
+    }
+    match (ConsumeStats::decode(body), ConsumeStats::decode_lenient(body)) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", String::from_utf8_lossy(body)),
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!("208 paths disagree on {:?}: {a:?} vs {b:?}", String::from_utf8_lossy(body)),
+    }
+    let lenient_rows = ConsumeStatsList::decode_lenient(body).map(ConsumeRows::from);
+    match (ConsumeRows::decode(body), lenient_rows) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", String::from_utf8_lossy(body)),
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!("row paths disagree on {:?}: {a:?} vs {b:?}", String::from_utf8_lossy(body)),
+    }
+    match (RuntimeInfo::decode(body), RuntimeInfo::decode_lenient(body)) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", String::from_utf8_lossy(body)),
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!("28 paths disagree on {:?}: {a:?} vs {b:?}", String::from_utf8_lossy(body)),
+    }
+}
+
+#[test]
+fn java_bodies_take_the_fast_path_and_match() {
+    let (rt, csl, cs) = java_bodies();
+    assert!(rt.len() >= 4 && csl.len() >= 8 && cs.len() >= 4);
+    for b in &rt {
+        assert!(super::runtime_info::fast_table(b).is_some(), "{}", String::from_utf8_lossy(b));
+        let fast = RuntimeInfo::decode(b).unwrap();
+        assert_eq!(fast, RuntimeInfo::decode_lenient(b).unwrap());
+        assert!(!fast.raw.is_empty());
+    }
+    let mut rows = 0;
+    for b in &csl {
+        let mut fast = ConsumeStatsList::default();
+        super::consume_stats::fast::consume_stats_list(b, &mut fast)
+            .unwrap_or_else(|| panic!("fast path refused {}", String::from_utf8_lossy(b)));
+        let by_row = ConsumeRows::decode(b).unwrap();
+        assert!(by_row.rows.iter().all(|r| matches!(r.topic, Cow::Borrowed(_))), "names are borrowed");
+        assert_eq!(by_row, ConsumeRows::from(fast.clone()));
+        assert_eq!(fast, ConsumeStatsList::decode_lenient(b).unwrap());
+        rows += fast.groups.iter().flat_map(|(_, s)| s).map(|s| s.offset_table.len()).sum::<usize>();
+    }
+    assert!(rows > 100, "{rows}");
+    for b in &cs {
+        let fast = super::consume_stats::fast::consume_stats_body(b).unwrap();
+        assert_eq!(fast, ConsumeStats::decode_lenient(b).unwrap());
+    }
+}
+
+#[test]
+fn edge_forms_agree() {
+    for s in [
+        // Escapes in names, unicode, empty tables, nulls, duplicate keys, numbers as text.
+        r#"{"offsetTable":{{"brokerName":"b\"x","queueId":0,"topic":"t\\u00e9"}:{"brokerOffset":1}}}"#,
+        r#"{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t\u00e9\ud83d\ude00"}:{"brokerOffset":1}}}"#,
+        "{\"offsetTable\":{{\"brokerName\":\"br\u{f6}ker\",\"queueId\":0,\"topic\":\"\u{4e3b}\u{9898}\"}:{\"brokerOffset\":1}}}",
+        r#"{"offsetTable":{},"consumeTps":null}"#,
+        r#"{"offsetTable":null,"consumeTps":"NaN"}"#,
+        r#"{"offsetTable":{{"brokerName":null,"queueId":null,"topic":null}:null}}"#,
+        r#"{"offsetTable":{{"brokerName":"b","queueId":"7","topic":"t"}:{"brokerOffset":"12","consumerOffset":" 3 ","pullOffset":"null","lastTimestamp":1.5E3}}}"#,
+        r#"{"offsetTable":{{"brokerName":"b","queueId":99999999999,"topic":"t"}:{"brokerOffset":99999999999999999999,"consumerOffset":-99999999999999999999,"lastTimestamp":true}}}"#,
+        r#"{"offsetTable":{{"brokerName":"b","brokerName":"c","queueId":0,"topic":"t"}:{}}}"#,
+        r#"{"consumeTps":1,"consumeTps":2}"#,
+        r#"{"consumeTps":true}"#,
+        // Floats with more digits than an f64 holds: both paths must round the same way.
+        r#"{"consumeTps":0.12345678901234567891}"#,
+        r#"{"consumeTps":9007199254740993.5}"#,
+        r#"{"consumeTps":1.7976931348623157e308}"#,
+        r#"{"consumeTps":2.2250738585072011e-308}"#,
+        r#"{"consumeTps":123456789012345678901234567890}"#,
+        r#"{"consumeTps":1e400}"#,
+        r#"{"consumeTps":-0}"#,
+        r#"{"offsetTable":{{"brokerName":"b","queueId":-0,"topic":-0}:{"brokerOffset":-0.0,"consumerOffset":1e3,"lastTimestamp":-9223372036854775809}}}"#,
+        r#"{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t"}:{"brokerOffset":1},{"brokerName":"b","queueId":0,"topic":"t"}:{"brokerOffset":2}}}"#,
+        r#"{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t","extra":{"x":[1,{"y":null}]}}:{"brokerOffset":1,"future":[]}}}"#,
+        r#"{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t"}:{"$ref":"$.x"}}}"#,
+        r#"{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t"}:{"brokerOffset":1}},"x":{0:1}}"#,
+        r#"{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t"}:{"brokerOffset":1}}"#,
+        r#"{"offsetTable":[[{"brokerName":"b","queueId":0,"topic":"t"},{"brokerOffset":1}]]}"#,
+        r#"{"offsetTable":{"{\"topic\":\"t\",\"brokerName\":\"a\",\"queueId\":3}":{"brokerOffset":7}}}"#,
+        r#"{"brokerAddr":"a","consumeStatsList":[{"g":null,"h":[null,{"consumeTps":0.5}]},null],"totalDiff":"5","totalInflightDiff":null}"#,
+        r#"{"brokerAddr":12,"consumeStatsList":null,"totalDiff":1.0E2}"#,
+        r#"{"brokerAddr":1.5}"#,
+        r#"{"brokerAddr":"a","brokerAddr":"b"}"#,
+        r#"{"consumeStatsList":[{"g":[{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t"}:{"brokerOffset":1}}}]}]} x"#,
+        r#"{"table":{"a":"1","b":null,"c":true,"d":12,"e":-3,"f":1.5,"a":"2"}}"#,
+        r#"{"table":{"a":"1","a":null}}"#,
+        r#"{"table":{},"other":[1,2,{"k":"v"}]}"#,
+        r#"{"table":null}"#,
+        r#"{"table":{"k\"":"v"}}"#,
+        r#"{"table":{"k":"v\n"}}"#,
+        "{\"table\":{\"k\":\"caf\u{e9}\"}}",
+        r#"{"table":{"k":"v"},"table":{}}"#,
+        r#"{"table":{0:"v"}}"#,
+        r#"{"table":[]}"#,
+        r#"{"table":{"k":{"x":1}}}"#,
+        r#"{"table":{"k":"v"}"#,
+        "{}",
+        "null",
+        "[]",
+        "",
+        "  ",
+    ] {
+        agree(s.as_bytes());
+    }
+}
+
+#[test]
+fn mutated_bodies_agree() {
+    // Byte-level mutations of real bodies: whatever the fast path accepts, the lenient path
+    // must decode to the same value; nothing panics.
+    let (rt, csl, cs) = java_bodies();
+    let seeds: Vec<&Vec<u8>> = [rt.first(), csl.first(), csl.last(), cs.first()].into_iter().flatten().collect();
+    let alphabet = b"{}[]\":,\\ 0-19.eEnul$\x00\xe9";
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for seed in seeds {
+        for _ in 0..400 {
+            let mut v = seed.clone();
+            for _ in 0..1 + next() % 3 {
+                let pos = (next() % v.len().max(1) as u64) as usize;
+                let c = alphabet[(next() % alphabet.len() as u64) as usize];
+                match next() % 3 {
+                    0 if pos < v.len() => v[pos] = c,
+                    1 => v.insert(pos.min(v.len()), c),
+                    _ if pos < v.len() => {
+                        v.remove(pos);
+                    }
+                    _ => {}
+                }
+            }
+            agree(&v);
+        }
+        for cut in (0..seed.len()).step_by(7) {
+            agree(&seed[..cut]);
+        }
+    }
+}

@@ -1,0 +1,698 @@
+//! A small, strict JSON reader for the hot bodies' fast paths.
+//!
+//! The lenient path (pre-pass + `serde_json`) handles every form a server may send, but for small
+//! bodies its fixed costs (a copy of the body, serde dispatch, intermediate maps) dominate. The
+//! fast paths built on this reader accept only a well-understood subset: strict JSON syntax
+//! (strings borrowed from the body unless escaped), plus fastjson's object map keys where the
+//! caller asks for them. On anything else they return `None` ("not sure") and the caller falls
+//! back to the lenient path, which then produces the same value or the proper error. So a fast
+//! path may bail whenever convenient, but must never accept input the lenient path would decode
+//! differently or refuse.
+
+use std::borrow::Cow;
+
+/// Nesting allowed inside a skipped (unknown) value before giving up and falling back.
+const MAX_SKIP_DEPTH: usize = 64;
+
+/// A number as written; `text` is kept so callers can apply the lenient path's exact rules.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Num {
+    /// An integer that fits i64.
+    Int(i64),
+    /// An integer outside i64 (`neg` tells which end it saturates to), and its f64 value.
+    BigInt { neg: bool, f: f64 },
+    /// Has a fraction or exponent; always finite (an overflowing one makes the reader bail).
+    Float(f64),
+}
+
+impl Num {
+    /// What `lenient_json::de::opt_i64` makes of it: saturating, a float truncated.
+    pub fn to_i64(self) -> i64 {
+        match self {
+            Num::Int(v) => v,
+            Num::BigInt { neg, .. } => {
+                if neg {
+                    i64::MIN
+                } else {
+                    i64::MAX
+                }
+            }
+            Num::Float(f) => f as i64,
+        }
+    }
+
+    /// What `lenient_json::de::opt_f64` makes of it.
+    pub fn to_f64(self) -> f64 {
+        match self {
+            Num::Int(v) => v as f64,
+            Num::BigInt { f, .. } => f,
+            Num::Float(f) => f,
+        }
+    }
+}
+
+/// One JSON scalar, or the start of a composite (left unread).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Scalar<'a> {
+    Null,
+    Bool(bool),
+    Num(Num),
+    Str(Cow<'a, str>),
+    /// Next byte is `{` or `[`; nothing consumed.
+    Composite,
+}
+
+/// Cursor over a body. Every method returns `None` to mean "bail to the lenient path".
+pub(crate) struct Reader<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+/// Bytes that end the fast scan of a string's contents: `"`, `\` and control characters.
+static STR_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = true;
+        c += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// Index of the first `"`, `\\` or control character at or after `from`, eight bytes at a time
+/// (SWAR): keys and names are most of a body, so this is the reader's inner loop.
+#[inline]
+fn find_stop(b: &[u8], mut from: usize) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = b.get(from..from + 8) {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(a);
+        let q = w ^ (LO * b'"' as u64);
+        let s = w ^ (LO * b'\\' as u64);
+        // Each term's lowest set bit is exact (false positives only sit above a true hit), so
+        // the lowest bit of their union is the first stop byte.
+        let hit = (q.wrapping_sub(LO) & !q & HI)
+            | (s.wrapping_sub(LO) & !s & HI)
+            | (w.wrapping_sub(LO * 0x20) & !w & HI);
+        if hit != 0 {
+            return Some(from + (hit.trailing_zeros() / 8) as usize);
+        }
+        from += 8;
+    }
+    b[from.min(b.len())..]
+        .iter()
+        .position(|&c| STR_STOP[c as usize])
+        .map(|p| from + p)
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(b: &'a [u8]) -> Self {
+        Reader { b, i: 0 }
+    }
+
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(&c) = self.b.get(self.i) {
+            if !matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+                break;
+            }
+            self.i += 1;
+        }
+    }
+
+    /// The next non-whitespace byte, not consumed.
+    #[inline]
+    pub fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.b.get(self.i).copied()
+    }
+
+    #[inline]
+    fn eat(&mut self, c: u8) -> Option<()> {
+        (self.peek()? == c).then(|| self.i += 1)
+    }
+
+    /// Only whitespace is left.
+    pub fn end(&mut self) -> Option<()> {
+        self.ws();
+        (self.i == self.b.len()).then_some(())
+    }
+
+    /// An object key as raw bytes: borrowed unless escaped, and not yet checked for UTF-8, so that
+    /// matching it against known (ASCII) field names costs a length and a memcmp. Callers
+    /// that keep or ignore a key must check it with [`utf8`].
+    #[inline]
+    fn key(&mut self) -> Option<Cow<'a, [u8]>> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let start = self.i + 1;
+        let len = find_stop(self.b, start)? - start;
+        if self.b[start + len] == b'"' {
+            self.i = start + len + 1;
+            return Some(Cow::Borrowed(&self.b[start..start + len]));
+        }
+        self.i = start;
+        self.escaped(start, len).map(|s| Cow::Owned(s.into_bytes()))
+    }
+
+    /// A string, borrowed from the body unless it has escapes. Raw control characters, invalid
+    /// UTF-8 and lone surrogates bail (serde_json refuses them too).
+    #[inline]
+    pub fn str(&mut self) -> Option<Cow<'a, str>> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let len = find_stop(self.b, start)? - start;
+        if self.b[start + len] == b'"' {
+            self.i = start + len + 1;
+            return std::str::from_utf8(&self.b[start..start + len]).ok().map(Cow::Borrowed);
+        }
+        self.escaped(start, len).map(Cow::Owned)
+    }
+
+    /// The slow half of [`Self::str`]: `b[start..start + plain]` has no escapes, the rest may.
+    #[cold]
+    fn escaped(&mut self, start: usize, plain: usize) -> Option<String> {
+        let mut out: Vec<u8> = Vec::with_capacity(plain + 16);
+        out.extend_from_slice(&self.b[start..start + plain]);
+        let mut i = start + plain;
+        loop {
+            let c = *self.b.get(i)?;
+            i += 1;
+            match c {
+                b'"' => break,
+                0..=0x1f => return None,
+                b'\\' => {
+                    let e = *self.b.get(i)?;
+                    i += 1;
+                    let simple = match e {
+                        b'"' => b'"',
+                        b'\\' => b'\\',
+                        b'/' => b'/',
+                        b'b' => 8,
+                        b'f' => 12,
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'u' => {
+                            let hi = self.hex4(i)?;
+                            i += 4;
+                            let ch = if (0xD800..0xDC00).contains(&hi) {
+                                if self.b.get(i..i + 2)? != b"\\u" {
+                                    return None;
+                                }
+                                let lo = self.hex4(i + 2)?;
+                                i += 6;
+                                if !(0xDC00..0xE000).contains(&lo) {
+                                    return None;
+                                }
+                                char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))?
+                            } else {
+                                char::from_u32(hi)?
+                            };
+                            out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
+                            continue;
+                        }
+                        _ => return None,
+                    };
+                    out.push(simple);
+                }
+                _ => out.push(c),
+            }
+        }
+        self.i = i;
+        String::from_utf8(out).ok()
+    }
+
+    fn hex4(&self, at: usize) -> Option<u32> {
+        let h = self.b.get(at..at + 4)?;
+        let h = std::str::from_utf8(h).ok()?;
+        if !h.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(h, 16).ok()
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// A number in strict JSON grammar (no leading zeros, no `+`, no bare `.5`, finite).
+    fn num(&mut self) -> Option<Num> {
+        let b = self.b;
+        let start = self.i;
+        let mut j = start;
+        let neg = b.get(j) == Some(&b'-');
+        if neg {
+            j += 1;
+        }
+        let digits = |j: &mut usize| {
+            let s = *j;
+            while b.get(*j).is_some_and(u8::is_ascii_digit) {
+                *j += 1;
+            }
+            *j - s
+        };
+        // Integer part, accumulated while scanning (exact for up to 18 digits).
+        let int_start = j;
+        let mut mag: u64 = 0;
+        while let Some(&d) = b.get(j) {
+            if !d.is_ascii_digit() {
+                break;
+            }
+            mag = mag.wrapping_mul(10).wrapping_add((d - b'0') as u64);
+            j += 1;
+        }
+        let n = j - int_start;
+        if n == 0 || (n > 1 && b[int_start] == b'0') {
+            return None;
+        }
+        if n <= 18 && !matches!(b.get(j), Some(b'.' | b'e' | b'E')) {
+            self.i = j;
+            // `-0` stays a float, as serde_json may read it (its text would differ from "0").
+            return Some(match (neg, mag as i64) {
+                (true, 0) => Num::Float(-0.0),
+                (true, m) => Num::Int(-m),
+                (false, m) => Num::Int(m),
+            });
+        }
+        let mut float = false;
+        if b.get(j) == Some(&b'.') {
+            j += 1;
+            if digits(&mut j) == 0 {
+                return None;
+            }
+            float = true;
+        }
+        if matches!(b.get(j), Some(b'e' | b'E')) {
+            j += 1;
+            if matches!(b.get(j), Some(b'+' | b'-')) {
+                j += 1;
+            }
+            if digits(&mut j) == 0 {
+                return None;
+            }
+            float = true;
+        }
+        self.i = j;
+        // ASCII by construction. Parsed by serde_json itself, whose float parse (without
+        // `float_roundtrip`) can differ from Rust's in the last bit: the two paths must agree.
+        let text = std::str::from_utf8(&b[start..j]).ok()?;
+        // Errors on overflow (`1e400`), as the lenient path would.
+        let f: f64 = serde_json::from_str(text).ok()?;
+        if float {
+            return Some(Num::Float(f));
+        }
+        Some(match text.parse::<i64>() {
+            Ok(v) => Num::Int(v),
+            Err(_) => Num::BigInt { neg, f },
+        })
+    }
+
+    /// The next value if it is a scalar; composites are left for the caller.
+    #[inline]
+    pub fn scalar(&mut self) -> Option<Scalar<'a>> {
+        Some(match self.peek()? {
+            b'"' => Scalar::Str(self.str()?),
+            b'{' | b'[' => Scalar::Composite,
+            b'n' => {
+                self.literal(b"null")?;
+                Scalar::Null
+            }
+            b't' => {
+                self.literal(b"true")?;
+                Scalar::Bool(true)
+            }
+            b'f' => {
+                self.literal(b"false")?;
+                Scalar::Bool(false)
+            }
+            b'-' | b'0'..=b'9' => Scalar::Num(self.num()?),
+            _ => return None,
+        })
+    }
+
+    /// Consumes `null` if it is next.
+    #[inline]
+    pub fn null(&mut self) -> bool {
+        if self.peek() == Some(b'n') && self.literal(b"null").is_some() {
+            return true;
+        }
+        false
+    }
+
+    /// Reads an object with string keys, calling `f(reader, key)` to read each value. A
+    /// `"$ref"` key bails (the lenient path refuses those bodies).
+    #[inline]
+    pub fn object(&mut self, mut f: impl FnMut(&mut Self, &[u8]) -> Option<()>) -> Option<()> {
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            let key = self.key()?;
+            if *key == *b"$ref" {
+                return None;
+            }
+            self.eat(b':')?;
+            f(self, &key)?;
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Like [`Self::object`], with each key as text, borrowed from the body unless escaped.
+    pub fn object_with_keys(
+        &mut self,
+        mut f: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            let key = self.str()?;
+            if key == "$ref" {
+                return None;
+            }
+            self.eat(b':')?;
+            f(self, key)?;
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Reads an object whose keys are themselves values read by `key` (fastjson's
+    /// `Map<MessageQueue, _>`: `{{…}:v,{…}:v}`), calling `f(reader, key)` for each value.
+    pub fn object_keyed<K>(
+        &mut self,
+        mut key: impl FnMut(&mut Self) -> Option<K>,
+        mut f: impl FnMut(&mut Self, K) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            let k = key(self)?;
+            self.eat(b':')?;
+            f(self, k)?;
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Reads an array, calling `f(reader)` for each element.
+    #[inline]
+    pub fn array(&mut self, mut f: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.eat(b'[')?;
+        if self.peek()? == b']' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            f(self)?;
+            match self.peek()? {
+                b',' => self.i += 1,
+                b']' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Skips one value of any kind, checking its syntax as strictly as the rest; deep nesting
+    /// bails.
+    pub fn skip(&mut self) -> Option<()> {
+        self.skip_depth(0)
+    }
+
+    /// Skips the value of an unknown field named `key` (which must be UTF-8, as serde checks).
+    #[inline]
+    pub fn skip_field(&mut self, key: &[u8]) -> Option<()> {
+        utf8(key)?;
+        self.skip()
+    }
+
+    fn skip_depth(&mut self, depth: usize) -> Option<()> {
+        match self.scalar()? {
+            Scalar::Composite if depth >= MAX_SKIP_DEPTH => None,
+            Scalar::Composite if self.peek()? == b'{' => self.object(|r, k| {
+                utf8(k)?;
+                r.skip_depth(depth + 1)
+            }),
+            Scalar::Composite => self.array(|r| r.skip_depth(depth + 1)),
+            _ => Some(()),
+        }
+    }
+}
+
+/// `key` as text; `None` if it is not UTF-8.
+#[inline]
+pub(crate) fn utf8(key: &[u8]) -> Option<&str> {
+    std::str::from_utf8(key).ok()
+}
+
+/// The value rules of `lenient_json::de`, on the strict reader. Each returns `None` (bail) where
+/// the serde field deserializer would fail or where matching it exactly is not worth the code.
+pub(crate) mod field {
+    pub(crate) use super::utf8;
+    use super::{Reader, Scalar};
+    use crate::protocol::lenient_json::de::{parse_f64, parse_i64};
+
+    /// `de::opt_i64`: null ⇒ `None`, numbers saturate, floats truncate, numeric text, bools 0/1.
+    #[inline]
+    pub fn opt_i64(r: &mut Reader<'_>) -> Option<Option<i64>> {
+        match r.scalar()? {
+            Scalar::Null => Some(None),
+            Scalar::Bool(b) => Some(Some(b as i64)),
+            Scalar::Num(n) => Some(Some(n.to_i64())),
+            Scalar::Str(s) if s.trim().is_empty() || s.trim() == "null" => Some(None),
+            Scalar::Str(s) => parse_i64(&s).map(Some),
+            Scalar::Composite => None,
+        }
+    }
+
+    /// `de::opt_f64`: null/NaN text ⇒ `None`; a boolean is an error there, so bail.
+    #[inline]
+    pub fn opt_f64(r: &mut Reader<'_>) -> Option<Option<f64>> {
+        match r.scalar()? {
+            Scalar::Null => Some(None),
+            Scalar::Num(n) => Some(Some(n.to_f64())),
+            Scalar::Str(s) => Some(parse_f64(&s)),
+            Scalar::Bool(_) | Scalar::Composite => None,
+        }
+    }
+
+    /// `de::opt_string`: text as is, booleans and integers as their text, null ⇒ `None`.
+    /// Floats bail (Rust's float formatting would have to match exactly).
+    #[inline]
+    pub fn opt_string(r: &mut Reader<'_>) -> Option<Option<String>> {
+        match r.scalar()? {
+            Scalar::Null => Some(None),
+            Scalar::Str(s) => Some(Some(s.into_owned())),
+            Scalar::Bool(b) => Some(Some(b.to_string())),
+            Scalar::Num(super::Num::Int(v)) => Some(Some(v.to_string())),
+            Scalar::Num(_) | Scalar::Composite => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scalar(s: &str) -> Option<Scalar<'_>> {
+        let mut r = Reader::new(s.as_bytes());
+        let v = r.scalar()?;
+        r.end()?;
+        Some(v)
+    }
+
+    #[test]
+    fn numbers_follow_json_grammar() {
+        assert_eq!(scalar("0"), Some(Scalar::Num(Num::Int(0))));
+        assert_eq!(scalar("-12"), Some(Scalar::Num(Num::Int(-12))));
+        assert_eq!(scalar("1.5e2"), Some(Scalar::Num(Num::Float(150.0))));
+        assert_eq!(scalar("1.0E-4"), Some(Scalar::Num(Num::Float(1.0e-4))));
+        for bad in ["01", "-", "+1", ".5", "1.", "1e", "1e+", "--1", "1e400", "NaN", "-Infinity"] {
+            assert_eq!(scalar(bad), None, "{bad}");
+        }
+        let big = scalar("9223372036854775808").unwrap();
+        let Scalar::Num(n) = big else { panic!("{big:?}") };
+        assert_eq!(n.to_i64(), i64::MAX);
+        assert_eq!(n.to_f64(), 9223372036854775808.0);
+        let Some(Scalar::Num(n)) = scalar("-99999999999999999999999") else { panic!() };
+        assert_eq!(n.to_i64(), i64::MIN);
+        assert_eq!(Num::Float(-2.7).to_i64(), -2);
+        assert_eq!(scalar(&"9".repeat(400)), None, "serde_json refuses an infinite number");
+    }
+
+    #[test]
+    fn strings_unescape_like_json_and_bail_on_bad_input() {
+        let s = |v: &str| Some(Scalar::Str(Cow::Owned(v.to_owned())));
+        assert_eq!(scalar(r#""abc""#), s("abc"));
+        assert!(matches!(scalar(r#""abc""#), Some(Scalar::Str(Cow::Borrowed("abc")))));
+        assert_eq!(scalar("\"h\u{e9}llo \u{1F600}\""), s("h\u{e9}llo \u{1F600}"));
+        assert_eq!(scalar(r#""""#), s(""));
+        assert_eq!(scalar(r#""a\"b\\c\/d\b\f\n\r\t""#), s("a\"b\\c/d\u{8}\u{c}\n\r\t"));
+        assert_eq!(scalar(r#""a\u0041\u00e9\u4e3B""#), s("aA\u{e9}\u{4e3b}"));
+        assert_eq!(scalar(r#""\ud83d\ude00!""#), s("\u{1F600}!"));
+        for bad in [
+            r#""\ud83d""#,
+            r#""\ud83dx""#,
+            r#""\ud83d\u0041""#,
+            r#""\ude00""#,
+            r#""\u12""#,
+            r#""\u12G4""#,
+            r#""\x""#,
+            r#""a\""#,
+            "\"a\\\tb\"",
+            "\"a\tb\"",
+            "\"unterminated",
+        ] {
+            assert_eq!(scalar(bad), None, "{bad}");
+        }
+        let mut r = Reader::new(b"\"\xff\"");
+        assert_eq!(r.str(), None, "invalid UTF-8");
+        let mut r = Reader::new(b"\"\\n\xff\"");
+        assert_eq!(r.str(), None, "invalid UTF-8 after an escape");
+    }
+
+    #[test]
+    fn swar_scan_finds_every_stop_byte() {
+        for len in 0..40 {
+            for pos in 0..len {
+                for c in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+                    let mut v = vec![b'a'; len];
+                    v[pos] = c;
+                    // Bytes around the hit that are close to the stop set must not confuse it.
+                    if pos > 0 {
+                        v[pos - 1] = [0xE2, 0x20, b'#', 0x9c, 0xA0][pos % 5];
+                    }
+                    if pos + 1 < len {
+                        v[pos + 1] = b'"';
+                    }
+                    assert_eq!(find_stop(&v, 0), Some(pos), "len={len} pos={pos} c={c}");
+                    assert_eq!(find_stop(&v, pos), Some(pos));
+                }
+            }
+            let clean: Vec<u8> = (0..len).map(|i| [0x20, 0x7f, 0x80, 0xff, b'!', b'#', b'[', b']'][i % 8]).collect();
+            assert_eq!(find_stop(&clean, 0), None, "len={len}");
+            assert_eq!(find_stop(&clean, len + 3), None);
+        }
+    }
+
+    #[test]
+    fn literals_and_trailing_garbage() {
+        assert_eq!(scalar("null"), Some(Scalar::Null));
+        assert_eq!(scalar(" true "), Some(Scalar::Bool(true)));
+        assert_eq!(scalar("false"), Some(Scalar::Bool(false)));
+        assert_eq!(scalar("nul"), None);
+        assert_eq!(scalar("truex"), None);
+        assert_eq!(scalar("1 2"), None);
+    }
+
+    #[test]
+    fn skip_is_strict_and_bounded() {
+        let ok = |s: &str| {
+            let mut r = Reader::new(s.as_bytes());
+            r.skip().and_then(|_| r.end()).is_some()
+        };
+        assert!(ok(r#"{"a":[1,{"b":null},"x",true],"c":{}}"#));
+        assert!(ok("[]"));
+        assert!(ok("[ ]"));
+        for bad in [
+            "{0:1}",
+            "{{\"a\":1}:2}",
+            "[1,]",
+            "{\"a\":1,}",
+            "{\"a\" 1}",
+            "[1 2]",
+            "{\"$ref\":\"$\"}",
+            "{\"a\":[}",
+            "[",
+            "",
+        ] {
+            assert!(!ok(bad), "{bad}");
+        }
+        let deep = "[".repeat(MAX_SKIP_DEPTH + 2) + &"]".repeat(MAX_SKIP_DEPTH + 2);
+        assert!(!ok(&deep));
+        let shallow = "[".repeat(10) + &"]".repeat(10);
+        assert!(ok(&shallow));
+    }
+
+    #[test]
+    fn object_reader_sees_keys_in_order_and_duplicates() {
+        let mut seen = Vec::new();
+        let mut r = Reader::new(br#"{"a":1, "b" : "x", "a":null}"#);
+        r.object(|r, k| {
+            seen.push((utf8(k)?.to_owned(), r.scalar()?));
+            Some(())
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                ("a".to_owned(), Scalar::Num(Num::Int(1))),
+                ("b".to_owned(), Scalar::Str(Cow::Borrowed("x"))),
+                ("a".to_owned(), Scalar::Null)
+            ]
+        );
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let alphabet = b"{}[]\":,\\ 0-1aen.E\x00\xc3";
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for len in 0..200 {
+            let mut v = Vec::with_capacity(len);
+            for _ in 0..len {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                v.push(alphabet[(x % alphabet.len() as u64) as usize]);
+            }
+            let mut r = Reader::new(&v);
+            let _ = r.skip();
+            let mut r = Reader::new(&v);
+            let _ = r.object_keyed(|r| r.str(), |r, _| r.skip());
+            let mut r = Reader::new(&v);
+            let _ = r.object(|r, k| r.skip_field(k));
+            let mut r = Reader::new(&v);
+            let _ = r.object_with_keys(|r, _| r.skip());
+        }
+    }
+}
