@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::protocol::{
     broker_config::BrokerConfig, cluster_info::ClusterInfo, consume_stats::ConsumeStats,
-    consume_stats::ConsumeStatsList, ha_status::HaRuntimeInfo, route::TopicRouteData, runtime_info::RuntimeInfo,
+    consume_stats::ConsumeStatsList, ha_status::HaRuntimeInfo, ConsumeRows, route::TopicRouteData, runtime_info::RuntimeInfo,
     topic_config::TopicConfigWrapper, topic_stats::TopicStatsTable, DecodeError,
 };
 use crate::remoting::codes::{request, response};
@@ -69,6 +69,14 @@ impl Admin {
         let code = request::GET_BROKER_CONSUME_STATS;
         let r = self.call(broker, RemotingCommand::request(code).with_ext("isOrder", "false")).await?;
         ConsumeStatsList::decode(&r.body).map_err(|e| decode_err(broker, code, e))
+    }
+
+    /// GET_BROKER_CONSUME_STATS (317) as flat rows borrowed from the answer, handed to `take`:
+    /// the collector keeps only what it needs, with no allocation per decoded row.
+    pub async fn broker_consume_rows<T>(&self, broker: &str, take: impl FnOnce(ConsumeRows<'_>) -> T) -> Result<T, RemotingError> {
+        let code = request::GET_BROKER_CONSUME_STATS;
+        let r = self.call(broker, RemotingCommand::request(code).with_ext("isOrder", "false")).await?;
+        ConsumeRows::decode(&r.body).map(take).map_err(|e| decode_err(broker, code, e))
     }
 
     /// GET_CONSUME_STATS (208) for one group, optionally one topic.

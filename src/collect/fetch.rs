@@ -10,7 +10,7 @@ use futures::future::join_all;
 use super::ha_memo::{HaAnswer, HaMemo};
 use super::Filters;
 use crate::admin::Admin;
-use crate::protocol::{consume_stats::ConsumeStatsList, runtime_info::RuntimeInfo};
+use crate::protocol::{runtime_info::RuntimeInfo, ConsumeRows};
 use crate::remoting::RemotingError;
 use crate::snapshot::{topic_kind, BrokerNode, BrokerRuntime, HaConnection, QueueConsume, QueueMaxOffset, TopicKind};
 
@@ -75,7 +75,7 @@ async fn fetch_master(admin: &Admin, t: NodeTarget, filters: &Filters, ha_memo: 
     let (rt, cfg, cs, ha) = tokio::join!(
         admin.runtime_info(&t.addr),
         admin.broker_config(&t.addr),
-        admin.broker_consume_stats(&t.addr),
+        admin.broker_consume_rows(&t.addr, |rows| consume_rows(&rows, filters)),
         async {
             if skip_ha {
                 None
@@ -87,7 +87,7 @@ async fn fetch_master(admin: &Admin, t: NodeTarget, filters: &Filters, ha_memo: 
     apply_runtime(&mut node, rt);
     apply_config(&mut node, cfg);
     match cs {
-        Ok(list) => node.consume = Some(consume_rows(&list, filters)),
+        Ok(rows) => node.consume = Some(rows),
         Err(e) => record_error(&mut node, &e),
     }
     let answer = match &ha {
@@ -282,7 +282,7 @@ pub fn runtime(rt: &RuntimeInfo) -> BrokerRuntime {
 }
 
 /// Flattens GET_BROKER_CONSUME_STATS into brokerConsumeStats rows, applying the filters.
-pub fn consume_rows(list: &ConsumeStatsList, filters: &Filters) -> Vec<QueueConsume> {
+pub fn consume_rows(list: &ConsumeRows<'_>, filters: &Filters) -> Vec<QueueConsume> {
     let mut rows = Vec::new();
     // One shared copy of each name per broker (see `QueueConsume`).
     let mut names: std::collections::HashSet<std::sync::Arc<str>> = std::collections::HashSet::new();
@@ -294,25 +294,19 @@ pub fn consume_rows(list: &ConsumeStatsList, filters: &Filters) -> Vec<QueueCons
         names.insert(a.clone());
         a
     };
-    for (group, stats) in &list.groups {
-        if !filters.group_allowed(group) {
+    for r in &list.rows {
+        if !filters.group_allowed(&r.group) || !filters.topic_allowed(&r.topic) {
             continue;
         }
-        for cs in stats {
-            for (mq, ow) in &cs.offset_table {
-                if !filters.topic_allowed(&mq.topic) {
-                    continue;
-                }
-                rows.push(QueueConsume {
-                    topic: intern(&mq.topic),
-                    group: intern(group),
-                    queue_id: mq.queue_id,
-                    broker_offset: ow.broker_offset,
-                    consumer_offset: ow.consumer_offset,
-                    last_timestamp_ms: (ow.last_timestamp > 0).then_some(ow.last_timestamp),
-                });
-            }
-        }
+        let ow = &r.offsets;
+        rows.push(QueueConsume {
+            topic: intern(&r.topic),
+            group: intern(&r.group),
+            queue_id: r.queue_id,
+            broker_offset: ow.broker_offset,
+            consumer_offset: ow.consumer_offset,
+            last_timestamp_ms: (ow.last_timestamp > 0).then_some(ow.last_timestamp),
+        });
     }
     rows.sort();
     rows.dedup_by(|a, b| a.topic == b.topic && a.group == b.group && a.queue_id == b.queue_id);
