@@ -55,8 +55,11 @@ fn row(bench: &str, target: &str, measured: String, baseline: String, ratio: Str
 }
 
 fn main() -> AnyResult<()> {
-    // As the daemon does at start (the RSS figures depend on it).
-    rocketmq_exporter::memory::tune_allocator();
+    // As the daemon does at start (the RSS figures depend on it). SCALE_DEFAULT_MALLOC=1 keeps
+    // glibc's defaults, for an A/B of that setting.
+    if std::env::var_os("SCALE_DEFAULT_MALLOC").is_none() {
+        rocketmq_exporter::memory::tune_allocator();
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let which = args.first().map(String::as_str).unwrap_or("all");
     let rows: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_ROWS);
@@ -539,13 +542,15 @@ fn prometheus_baseline(body: &[u8]) -> AnyResult<(Duration, Duration, Duration, 
 // 4. /metrics latency over loopback.
 
 /// One GET on a fresh connection; returns (time to last byte, body bytes, header text).
-fn get(addr: std::net::SocketAddr, gzip: bool) -> AnyResult<(Duration, usize, String)> {
+/// One GET into `buf`, which the caller reuses: the client's own allocation and page faults
+/// stay out of the timing (they would otherwise depend on this process's malloc settings).
+fn get(addr: std::net::SocketAddr, gzip: bool, buf: &mut Vec<u8>) -> AnyResult<(Duration, usize, String)> {
+    buf.clear();
     let t = Instant::now();
     let mut s = TcpStream::connect(addr)?;
     let enc = if gzip { "Accept-Encoding: gzip\r\n" } else { "" };
     write!(s, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n{enc}Connection: close\r\n\r\n")?;
-    let mut buf = Vec::with_capacity(if gzip { 16 << 20 } else { 256 << 20 });
-    s.read_to_end(&mut buf)?;
+    s.read_to_end(buf)?;
     let took = t.elapsed();
     let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no header end")? + 4;
     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
@@ -585,12 +590,14 @@ async fn bench_serve(rows: usize) -> AnyResult<Vec<Row>> {
     const N: usize = 30;
     let results = tokio::task::spawn_blocking(move || -> AnyResult<Vec<(bool, Vec<Duration>, usize)>> {
         let mut out = Vec::new();
+        // Sized for the plain body and touched once by the warm-up GET.
+        let mut buf = Vec::with_capacity(256 << 20);
         for gzip in [false, true] {
-            get(addr, gzip)?; // warm-up
+            get(addr, gzip, &mut buf)?; // warm-up
             let mut times = Vec::with_capacity(N);
             let mut len = 0;
             for _ in 0..N {
-                let (d, l, head) = get(addr, gzip)?;
+                let (d, l, head) = get(addr, gzip, &mut buf)?;
                 if gzip && !head.to_ascii_lowercase().contains("content-encoding: gzip") {
                     return Err("asked for gzip, got plain".into());
                 }
