@@ -44,6 +44,10 @@ fn bench(c: &mut Criterion) {
     g.bench_function("28_runtime_info", |b| {
         b.iter(|| RuntimeInfo::decode(black_box(&rt)).unwrap())
     });
+    // What the collector calls: typed figures, no `raw` map.
+    g.bench_function("28_runtime_info_figures", |b| {
+        b.iter(|| RuntimeInfo::decode_figures(black_box(&rt)).unwrap())
+    });
     g.bench_function("26_broker_config", |b| {
         b.iter(|| BrokerConfig::decode(black_box(&cfg)).unwrap())
     });
@@ -79,6 +83,7 @@ fn main() {
         for _ in 0..n {
             match which.as_str() {
                 "28" => drop(black_box(RuntimeInfo::decode(black_box(&rt)))),
+                "28_figures" => drop(black_box(RuntimeInfo::decode_figures(black_box(&rt)))),
                 "28_lenient" => drop(black_box(RuntimeInfo::decode_lenient(black_box(&rt)))),
                 "26" => drop(black_box(BrokerConfig::decode(black_box(&cfg)))),
                 "317" => drop(black_box(ConsumeStatsList::decode(black_box(&csl)))),

@@ -50,11 +50,11 @@ impl Admin {
         TopicRouteData::decode(&r.body).map_err(|e| decode_err(namesrv, code, e))
     }
 
-    /// GET_BROKER_RUNTIME_INFO (28).
+    /// GET_BROKER_RUNTIME_INFO (28), typed figures only (`raw` is left empty).
     pub async fn runtime_info(&self, broker: &str) -> Result<RuntimeInfo, RemotingError> {
         let code = request::GET_BROKER_RUNTIME_INFO;
         let r = self.call(broker, RemotingCommand::request(code)).await?;
-        RuntimeInfo::decode(&r.body).map_err(|e| decode_err(broker, code, e))
+        RuntimeInfo::decode_figures(&r.body).map_err(|e| decode_err(broker, code, e))
     }
 
     /// GET_BROKER_CONFIG (26).

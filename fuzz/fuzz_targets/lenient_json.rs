@@ -22,6 +22,14 @@ fuzz_target!(|data: &[u8]| {
         (Ok(a), Ok(b)) => assert_eq!(a, b, "28 fast path disagrees"),
         (a, b) => assert_eq!(a.is_ok(), b.is_ok(), "28 fast path accepts differently"),
     }
+    let no_raw = |mut r: RuntimeInfo| {
+        r.raw.clear();
+        r
+    };
+    match (RuntimeInfo::decode_figures(data), RuntimeInfo::decode_lenient(data).map(no_raw)) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "28 figures path disagrees"),
+        (a, b) => assert_eq!(a.is_ok(), b.is_ok(), "28 figures path accepts differently"),
+    }
     let _ = BrokerConfig::decode(data);
     match (ConsumeStats::decode(data), ConsumeStats::decode_lenient(data)) {
         (Ok(a), Ok(b)) => assert_eq!(a, b, "208 fast path disagrees"),

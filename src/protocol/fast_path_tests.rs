@@ -64,6 +64,15 @@ fn agree(body: &[u8]) {
         (Err(_), Err(_)) => {}
         (a, b) => panic!("28 paths disagree on {:?}: {a:?} vs {b:?}", String::from_utf8_lossy(body)),
     }
+    let no_raw = |mut r: RuntimeInfo| {
+        r.raw.clear();
+        r
+    };
+    match (RuntimeInfo::decode_figures(body), RuntimeInfo::decode_lenient(body).map(no_raw)) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", String::from_utf8_lossy(body)),
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!("28 figures disagree on {:?}: {a:?} vs {b:?}", String::from_utf8_lossy(body)),
+    }
 }
 
 #[test]
@@ -75,6 +84,10 @@ fn java_bodies_take_the_fast_path_and_match() {
         let fast = RuntimeInfo::decode(b).unwrap();
         assert_eq!(fast, RuntimeInfo::decode_lenient(b).unwrap());
         assert!(!fast.raw.is_empty());
+        assert!(super::runtime_info::fast_figures(b).is_some(), "{}", String::from_utf8_lossy(b));
+        let figures = RuntimeInfo::decode_figures(b).unwrap();
+        assert!(figures.raw.is_empty());
+        assert_eq!(figures, RuntimeInfo { raw: Default::default(), ..fast });
     }
     let mut rows = 0;
     for b in &csl {

@@ -5,6 +5,7 @@
 //! byte sizes, and `-1`/`"null"` sentinels. Each figure is parsed on its own so one odd value costs
 //! that figure, never the whole table; `raw` keeps everything for whoever needs more.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -236,6 +237,59 @@ pub(super) fn fast_table(body: &[u8]) -> Option<BTreeMap<String, String>> {
     Some(table.unwrap_or_default())
 }
 
+/// One `scheduleMessageOffset_<level>` entry: `"<delivered>,<max>"`.
+fn schedule_entry(level: &str, v: &str) -> Option<(i32, (i64, i64))> {
+    let level = level.trim().parse::<i32>().ok()?;
+    let (d, m) = v.split_once(',')?;
+    Some((level, (de::parse_i64(d)?, de::parse_i64(m)?)))
+}
+
+/// The typed figures straight from the body, with no map: values stay borrowed, keys outside
+/// [`KEYS`] and the delay levels are skipped. Same rules as [`fast_table`] (a later duplicate wins,
+/// a last value of `null` is absent); `None` means "use another path".
+pub(super) fn fast_figures(body: &[u8]) -> Option<RuntimeInfo> {
+    let mut r = Reader::new(body);
+    let mut vals: [Option<Cow<'_, str>>; KEYS.len()] = [const { None }; KEYS.len()];
+    // Delay levels are few (≤ 18); kept in arrival order, resolved like the map would.
+    let mut schedule: Vec<(String, Option<Cow<'_, str>>)> = Vec::new();
+    let mut seen_table = false;
+    r.object(|r, key| {
+        if key != b"table" {
+            return r.skip_field(key);
+        }
+        if std::mem::replace(&mut seen_table, true) {
+            return None;
+        }
+        if r.null() {
+            return Some(());
+        }
+        r.object(|r, k| {
+            let k = field::utf8(k)?;
+            let v = field::opt_str(r)?;
+            if let Ok(i) = KEYS.binary_search(&k) {
+                vals[i] = v;
+            } else if k.starts_with("scheduleMessageOffset_") {
+                schedule.push((k.to_owned(), v));
+            }
+            Some(())
+        })
+    })?;
+    r.end()?;
+    let mut levels: BTreeMap<String, Cow<'_, str>> = BTreeMap::new();
+    for (k, v) in schedule {
+        match v {
+            Some(v) => levels.insert(k, v),
+            None => levels.remove(&k),
+        };
+    }
+    let schedule_message_offsets = levels
+        .iter()
+        .filter_map(|(k, v)| schedule_entry(k.strip_prefix("scheduleMessageOffset_")?, v))
+        .collect();
+    let vals: [Option<&str>; KEYS.len()] = std::array::from_fn(|i| vals[i].as_deref());
+    Some(RuntimeInfo::from_values(&vals, schedule_message_offsets))
+}
+
 /// Parses `MixAll.humanReadableByteCount` output: `"12 B"`, `"1.5 GiB"`, `"1,5 GiB"` (locale
 /// comma), SI `"1.5 kB"`, or a bare number of bytes. Rounds to whole bytes.
 pub fn parse_human_bytes(s: &str) -> Option<i64> {
@@ -306,6 +360,18 @@ impl RuntimeInfo {
         }
     }
 
+    /// The typed figures only: `raw` stays empty. What the collector needs, without one owned
+    /// key and value per table entry; same figures as [`RuntimeInfo::decode`].
+    pub fn decode_figures(body: &[u8]) -> Result<Self, DecodeError> {
+        match fast_figures(body) {
+            Some(info) => Ok(info),
+            None => Self::decode_lenient(body).map(|mut info| {
+                info.raw = BTreeMap::new();
+                info
+            }),
+        }
+    }
+
     /// The lenient path alone (pre-pass + serde). Public for the benchmark baseline and the fast
     /// path's differential tests.
     #[doc(hidden)]
@@ -334,15 +400,16 @@ impl RuntimeInfo {
             if ki < KEYS.len() && KEYS[ki] == k {
                 vals[ki] = Some(v);
             } else if let Some(level) = k.strip_prefix("scheduleMessageOffset_") {
-                let parsed = level.trim().parse::<i32>().ok().and_then(|level| {
-                    let (d, m) = v.split_once(',')?;
-                    Some((level, (de::parse_i64(d)?, de::parse_i64(m)?)))
-                });
-                if let Some((level, offsets)) = parsed {
+                if let Some((level, offsets)) = schedule_entry(level, v) {
                     schedule_message_offsets.insert(level, offsets);
                 }
             }
         }
+        Self::from_values(&vals, schedule_message_offsets)
+    }
+
+    /// The typed figures from each [`KEYS`] entry's value (by index) and the parsed delay levels.
+    fn from_values(vals: &[Option<&str>; KEYS.len()], schedule_message_offsets: BTreeMap<i32, (i64, i64)>) -> Self {
         macro_rules! s {
             ($k:literal) => {
                 vals[const { key_index($k) }]

@@ -490,6 +490,7 @@ pub(crate) fn utf8(key: &[u8]) -> Option<&str> {
 pub(crate) mod field {
     pub(crate) use super::utf8;
     use super::{Reader, Scalar};
+    use std::borrow::Cow;
     use crate::protocol::lenient_json::de::{parse_f64, parse_i64};
 
     /// `de::opt_i64`: null ⇒ `None`, numbers saturate, floats truncate, numeric text, bools 0/1.
@@ -520,11 +521,17 @@ pub(crate) mod field {
     /// Floats bail (Rust's float formatting would have to match exactly).
     #[inline]
     pub fn opt_string(r: &mut Reader<'_>) -> Option<Option<String>> {
+        opt_str(r).map(|v| v.map(Cow::into_owned))
+    }
+
+    /// [`opt_string`], borrowing from the body where the text has no escapes.
+    #[inline]
+    pub fn opt_str<'a>(r: &mut Reader<'a>) -> Option<Option<Cow<'a, str>>> {
         match r.scalar()? {
             Scalar::Null => Some(None),
-            Scalar::Str(s) => Some(Some(s.into_owned())),
-            Scalar::Bool(b) => Some(Some(b.to_string())),
-            Scalar::Num(super::Num::Int(v)) => Some(Some(v.to_string())),
+            Scalar::Str(s) => Some(Some(s)),
+            Scalar::Bool(b) => Some(Some(Cow::Borrowed(if b { "true" } else { "false" }))),
+            Scalar::Num(super::Num::Int(v)) => Some(Some(Cow::Owned(v.to_string()))),
             Scalar::Num(_) | Scalar::Composite => None,
         }
     }

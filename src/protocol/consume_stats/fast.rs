@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 
 use super::{ConsumeRow, ConsumeRows, ConsumeStats, ConsumeStatsList, MessageQueue, OffsetWrapper};
-use crate::protocol::strict_json::{field, Reader, Scalar};
+use crate::protocol::strict_json::{field, Reader};
 
 /// Rows per table to reserve on the first row (typical queue counts are 4–16).
 const FIRST_RESERVE: usize = 8;
@@ -141,17 +141,6 @@ fn once(seen: &mut u8, bit: u8) -> Option<()> {
     (*seen & bit == 0).then(|| *seen |= bit)
 }
 
-/// `de::opt_string` semantics, borrowing where possible.
-#[inline]
-fn opt_str<'a>(r: &mut Reader<'a>) -> Option<Option<Cow<'a, str>>> {
-    match r.scalar()? {
-        Scalar::Null => Some(None),
-        Scalar::Str(s) => Some(Some(s)),
-        Scalar::Bool(b) => Some(Some(Cow::Borrowed(if b { "true" } else { "false" }))),
-        Scalar::Num(crate::protocol::strict_json::Num::Int(v)) => Some(Some(Cow::Owned(v.to_string()))),
-        Scalar::Num(_) | Scalar::Composite => None,
-    }
-}
 
 pub(in crate::protocol) fn consume_stats_list<'a, S: Sink<'a>>(body: &'a [u8], out: &mut S) -> Option<()> {
     let mut r = Reader::new(body);
@@ -159,7 +148,7 @@ pub(in crate::protocol) fn consume_stats_list<'a, S: Sink<'a>>(body: &'a [u8], o
     r.object(|r, key| match key {
         b"brokerAddr" => {
             once(&mut seen, 1)?;
-            out.broker_addr(opt_str(r)?);
+            out.broker_addr(field::opt_str(r)?);
             Some(())
         }
         b"consumeStatsList" => {
@@ -256,12 +245,12 @@ fn message_queue<'a>(r: &mut Reader<'a>) -> Option<Mq<'a>> {
     r.object(|r, key| match key {
         b"topic" => {
             once(&mut seen, 1)?;
-            mq.topic = opt_str(r)?.unwrap_or_default();
+            mq.topic = field::opt_str(r)?.unwrap_or_default();
             Some(())
         }
         b"brokerName" => {
             once(&mut seen, 2)?;
-            mq.broker_name = opt_str(r)?.unwrap_or_default();
+            mq.broker_name = field::opt_str(r)?.unwrap_or_default();
             Some(())
         }
         b"queueId" => {
