@@ -112,7 +112,7 @@ async fn fetch_master(admin: &Admin, t: NodeTarget, filters: &Filters, ha_memo: 
     }
     if node.up && node.permission.is_some_and(|p| p & 2 == 0) {
         // Drain candidates only: both probes cost requests that a serving master does not need.
-        let (unwatched, schedule) = tokio::join!(unwatched_queues(admin, &node, node.consume.as_deref()), async {
+        let (unwatched, schedule) = tokio::join!(unwatched_queues(admin, &node), async {
             if needs_schedule_probe(&node) {
                 schedule_topic_empty(admin, &t.addr).await
             } else {
@@ -130,11 +130,11 @@ async fn fetch_master(admin: &Admin, t: NodeTarget, filters: &Filters, ha_memo: 
 /// All or nothing: a partial answer would let an unseen writer pass `no_writes`. The topics named
 /// after the broker and its cluster are system topics by the broker's own rules (Java's
 /// TopicConfigManager registers them as such) and are left out.
-async fn unwatched_queues(admin: &Admin, node: &BrokerNode, consumed: Option<&[QueueConsume]>) -> Option<Vec<QueueMaxOffset>> {
-    let addr = node.addr.as_str();
+async fn unwatched_queues(admin: &Admin, node: &BrokerNode) -> Option<Vec<QueueMaxOffset>> {
     use futures::stream::{self, StreamExt, TryStreamExt};
     const AT_ONCE: usize = 16;
-    let consumed = consumed?;
+    let addr = node.addr.as_str();
+    let consumed = node.consume.as_deref()?;
     let seen: std::collections::HashSet<&str> = consumed.iter().map(|r| r.topic.as_ref()).collect();
     let topics = match admin.all_topic_config(addr).await {
         Ok(w) => w
