@@ -186,7 +186,7 @@ static STRUCTURAL: [bool; 256] = {
 };
 
 /// Bytes that must be escaped when raw key text is put inside a JSON string.
-static NEEDS_ESCAPE: [bool; 256] = {
+pub(super) static NEEDS_ESCAPE: [bool; 256] = {
     let mut t = [false; 256];
     let mut b = 0;
     while b < 0x20 {

@@ -68,18 +68,9 @@ pub(crate) struct Reader<'a> {
     i: usize,
 }
 
-/// Bytes that end the fast scan of a string's contents: `"`, `\` and control characters.
-static STR_STOP: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut c = 0;
-    while c < 0x20 {
-        t[c] = true;
-        c += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
+/// Bytes that end the fast scan of a string's contents: `"`, `\` and control characters, the
+/// same set that needs escaping inside a JSON string.
+use super::lenient_json::NEEDS_ESCAPE as STR_STOP;
 
 /// Index of the first `"`, `\\` or control character at or after `from`, eight bytes at a time
 /// (SWAR): keys and names are most of a body, so this is the reader's inner loop.
@@ -352,6 +343,9 @@ impl<'a> Reader<'a> {
 
     /// Reads an object with string keys, calling `f(reader, key)` to read each value. A
     /// `"$ref"` key bails (the lenient path refuses those bodies).
+    ///
+    /// Written out rather than through [`Self::object_keyed`]: this is the hottest loop of the
+    /// reader, and the generic form measured 2–3 % more instructions on a 317 body.
     #[inline]
     pub fn object(&mut self, mut f: impl FnMut(&mut Self, &[u8]) -> Option<()>) -> Option<()> {
         self.eat(b'{')?;
@@ -378,35 +372,13 @@ impl<'a> Reader<'a> {
     }
 
     /// Like [`Self::object`], with each key as text, borrowed from the body unless escaped.
-    pub fn object_with_keys(
-        &mut self,
-        mut f: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>,
-    ) -> Option<()> {
-        self.eat(b'{')?;
-        if self.peek()? == b'}' {
-            self.i += 1;
-            return Some(());
-        }
-        loop {
-            let key = self.str()?;
-            if key == "$ref" {
-                return None;
-            }
-            self.eat(b':')?;
-            f(self, key)?;
-            match self.peek()? {
-                b',' => self.i += 1,
-                b'}' => {
-                    self.i += 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
+    pub fn object_with_keys(&mut self, f: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>) -> Option<()> {
+        self.object_keyed(|r| r.str().filter(|k| k != "$ref"), f)
     }
 
     /// Reads an object whose keys are themselves values read by `key` (fastjson's
     /// `Map<MessageQueue, _>`: `{{…}:v,{…}:v}`), calling `f(reader, key)` for each value.
+    #[inline]
     pub fn object_keyed<K>(
         &mut self,
         mut key: impl FnMut(&mut Self) -> Option<K>,
