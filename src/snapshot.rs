@@ -98,6 +98,11 @@ impl BrokerNode {
     pub fn is_master(&self) -> bool {
         self.broker_id == 0
     }
+
+    /// Permission known and without the write bit (2): a drained broker, or one being drained.
+    pub fn is_read_only(&self) -> bool {
+        self.permission.is_some_and(|p| p & 2 == 0)
+    }
 }
 
 /// Figures from GET_BROKER_RUNTIME_INFO, parsed.

@@ -110,10 +110,13 @@ async fn fetch_master(admin: &Admin, t: NodeTarget, filters: &Filters, ha_memo: 
         // Optional data: the broker is still up and its other figures valid.
         Err(e) => tracing::debug!(addr = %t.addr, error = %e, "HA status unavailable"),
     }
-    if node.up && node.permission.is_some_and(|p| p & 2 == 0) {
+    if node.up && node.is_read_only() {
         // Drain candidates only: both probes cost requests that a serving master does not need.
+        // Runtime info without delay levels or timer figures: only the schedule topic itself can
+        // tell "never used" from "unknown".
+        let schedule_unknown = node.runtime.as_ref().is_some_and(|r| r.scheduled_pending.is_none());
         let (unwatched, schedule) = tokio::join!(unwatched_queues(admin, &node), async {
-            if needs_schedule_probe(&node) {
+            if schedule_unknown {
                 schedule_topic_empty(admin, &t.addr).await
             } else {
                 None
@@ -174,14 +177,6 @@ async fn unwatched_queues(admin: &Admin, node: &BrokerNode) -> Option<Vec<QueueM
     }
 }
 
-/// A drained (read-only) master whose runtime info lists no delay level and no timer figures:
-/// only the schedule topic itself can tell "never used" from "unknown". Asked of drain
-/// candidates only, so it costs nothing on masters in normal service.
-fn needs_schedule_probe(node: &BrokerNode) -> bool {
-    node.up
-        && node.permission.is_some_and(|p| p & 2 == 0)
-        && node.runtime.as_ref().is_some_and(|r| r.scheduled_pending.is_none())
-}
 
 /// Whether every SCHEDULE_TOPIC_XXXX queue is empty; a broker without the topic has never
 /// stored a delayed message either.

@@ -145,7 +145,7 @@ impl Collector {
     ) -> BTreeMap<(String, String), Vec<RouteObservation>> {
         let mut out = BTreeMap::new();
         let candidates: Vec<&BrokerNode> =
-            brokers.iter().filter(|b| b.is_master() && b.permission.is_some_and(|p| p & 2 == 0)).collect();
+            brokers.iter().filter(|b| b.is_master() && b.is_read_only()).collect();
         let admin = &self.admin;
         let jobs = candidates.iter().map(|b| async move {
             let mut topics = vec![b.broker.clone()];

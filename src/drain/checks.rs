@@ -202,7 +202,7 @@ pub fn no_writes(latest: &Snapshot, past: &[Arc<PastCycle>], master: &BrokerNode
         return CheckResult::fail(c, format!("consume stats unavailable {span} ago (master down?)"));
     };
     // Topics no consumer group covers are only visible through their own stats.
-    if master.permission.is_some_and(|p| p & 2 == 0) && master.unwatched_queues.is_none() {
+    if master.is_read_only() && master.unwatched_queues.is_none() {
         return CheckResult::fail(c, "offsets of user topics without consumer offsets unavailable (topic config / topic stats failed)");
     }
 

@@ -172,20 +172,14 @@ fn mutated_bodies_agree() {
     let (rt, csl, cs) = java_bodies();
     let seeds: Vec<&Vec<u8>> = [rt.first(), csl.first(), csl.last(), cs.first()].into_iter().flatten().collect();
     let alphabet = b"{}[]\":,\\ 0-19.eEnul$\x00\xe9";
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = super::test_rng::XorShift(0x9E37_79B9_7F4A_7C15);
     for seed in seeds {
         for _ in 0..400 {
             let mut v = seed.clone();
-            for _ in 0..1 + next() % 3 {
-                let pos = (next() % v.len().max(1) as u64) as usize;
-                let c = alphabet[(next() % alphabet.len() as u64) as usize];
-                match next() % 3 {
+            for _ in 0..1 + rng.next() % 3 {
+                let pos = (rng.next() % v.len().max(1) as u64) as usize;
+                let c = rng.pick(alphabet);
+                match rng.next() % 3 {
                     0 if pos < v.len() => v[pos] = c,
                     1 => v.insert(pos.min(v.len()), c),
                     _ if pos < v.len() => {

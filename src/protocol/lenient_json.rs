@@ -933,15 +933,9 @@ mod tests {
     fn garbage_never_panics() {
         // Deterministic pseudo-random bytes over a JSON-ish alphabet, plus every prefix of a real body.
         let alphabet = b"{}[]\":,\\ 0-1a\n{\"";
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut rng = crate::protocol::test_rng::XorShift(0x9E37_79B9_7F4A_7C15);
         for len in 0..300 {
-            let mut v = Vec::with_capacity(len);
-            for _ in 0..len {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                v.push(alphabet[(x % alphabet.len() as u64) as usize]);
-            }
+            let v = rng.bytes(alphabet, len);
             let _ = normalize(&v);
             let _ = from_slice::<serde_json::Value>("garbage", &v);
         }

@@ -22,6 +22,8 @@ pub mod lenient_json;
 mod strict_json;
 #[cfg(test)]
 mod fast_path_tests;
+#[cfg(test)]
+mod test_rng;
 pub mod route;
 pub mod runtime_info;
 pub mod topic_config;

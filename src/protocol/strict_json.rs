@@ -655,15 +655,9 @@ mod tests {
     #[test]
     fn garbage_never_panics() {
         let alphabet = b"{}[]\":,\\ 0-1aen.E\x00\xc3";
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut rng = crate::protocol::test_rng::XorShift(0x2545_F491_4F6C_DD1D);
         for len in 0..200 {
-            let mut v = Vec::with_capacity(len);
-            for _ in 0..len {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                v.push(alphabet[(x % alphabet.len() as u64) as usize]);
-            }
+            let v = rng.bytes(alphabet, len);
             let mut r = Reader::new(&v);
             let _ = r.skip();
             let mut r = Reader::new(&v);
