@@ -64,6 +64,13 @@ impl Admin {
         BrokerConfig::decode(&r.body).map_err(|e| decode_err(broker, code, e))
     }
 
+    /// GET_BROKER_CONFIG (26), keeping only `keys`.
+    pub async fn broker_config_keys(&self, broker: &str, keys: &[&str]) -> Result<BrokerConfig, RemotingError> {
+        let code = request::GET_BROKER_CONFIG;
+        let r = self.call(broker, RemotingCommand::request(code)).await?;
+        BrokerConfig::decode_keys(&r.body, keys).map_err(|e| decode_err(broker, code, e))
+    }
+
     /// GET_BROKER_CONSUME_STATS (317) with `isOrder=false`: every (group, topic, queue) in one answer.
     pub async fn broker_consume_stats(&self, broker: &str) -> Result<ConsumeStatsList, RemotingError> {
         let code = request::GET_BROKER_CONSUME_STATS;

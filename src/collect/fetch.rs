@@ -74,7 +74,7 @@ async fn fetch_master(admin: &Admin, t: NodeTarget, filters: &Filters, ha_memo: 
     let skip_ha = ha_memo.skip(&t.addr);
     let (rt, cfg, cs, ha) = tokio::join!(
         admin.runtime_info(&t.addr),
-        admin.broker_config(&t.addr),
+        admin.broker_config_keys(&t.addr, CONFIG_KEYS),
         admin.broker_consume_rows(&t.addr, |rows| consume_rows(&rows, filters)),
         async {
             if skip_ha {
@@ -195,7 +195,7 @@ async fn schedule_topic_empty(admin: &Admin, addr: &str) -> Option<bool> {
 async fn fetch_slave(admin: &Admin, t: NodeTarget, master_max: Option<i64>, master_ha: Option<&[HaConnection]>) -> BrokerNode {
     let mut node = base(&t);
     node.up = true;
-    let (rt, cfg) = tokio::join!(admin.runtime_info(&t.addr), admin.broker_config(&t.addr));
+    let (rt, cfg) = tokio::join!(admin.runtime_info(&t.addr), admin.broker_config_keys(&t.addr, CONFIG_KEYS));
     apply_runtime(&mut node, rt);
     apply_config(&mut node, cfg);
     let slave_max = node.runtime.as_ref().and_then(|r| r.commitlog_max_offset);
@@ -229,6 +229,9 @@ fn apply_runtime(node: &mut BrokerNode, rt: Result<RuntimeInfo, RemotingError>) 
         Err(e) => record_error(node, &e),
     }
 }
+
+/// The config keys `apply_config` reads.
+const CONFIG_KEYS: &[&str] = &["brokerPermission", "brokerRole", "brokerClusterName", "brokerName", "brokerId"];
 
 fn apply_config(node: &mut BrokerNode, cfg: Result<crate::protocol::broker_config::BrokerConfig, RemotingError>) {
     match cfg {
@@ -278,32 +281,122 @@ pub fn runtime(rt: &RuntimeInfo) -> BrokerRuntime {
 
 /// Flattens GET_BROKER_CONSUME_STATS into brokerConsumeStats rows, applying the filters.
 pub fn consume_rows(list: &ConsumeRows<'_>, filters: &Filters) -> Vec<QueueConsume> {
-    let mut rows = Vec::new();
+    use std::sync::Arc;
+    let mut rows = Vec::with_capacity(list.rows.len());
     // One shared copy of each name per broker (see `QueueConsume`).
-    let mut names: std::collections::HashSet<std::sync::Arc<str>> = std::collections::HashSet::new();
-    let mut intern = |s: &str| -> std::sync::Arc<str> {
+    let mut names: std::collections::HashSet<Arc<str>> = std::collections::HashSet::new();
+    let mut intern = |s: &str| -> Arc<str> {
         if let Some(a) = names.get(s) {
             return a.clone();
         }
-        let a: std::sync::Arc<str> = s.into();
+        let a: Arc<str> = s.into();
         names.insert(a.clone());
         a
     };
+    // Rows come in runs of one (group, topic), a consume-stats entry's queues: names and the
+    // filters' verdict are worked out once per run, not once per row.
+    let mut run: Option<(&str, &str, Option<(Arc<str>, Arc<str>)>)> = None;
     for r in &list.rows {
-        if !filters.group_allowed(&r.group) || !filters.topic_allowed(&r.topic) {
-            continue;
+        let same = run.as_ref().is_some_and(|(g, t, _)| *g == r.group.as_ref() && *t == r.topic.as_ref());
+        if !same {
+            let keep = filters.group_allowed(&r.group) && filters.topic_allowed(&r.topic);
+            run = Some((r.group.as_ref(), r.topic.as_ref(), keep.then(|| (intern(&r.topic), intern(&r.group)))));
         }
+        let Some((_, _, Some((topic, group)))) = &run else { continue };
         let ow = &r.offsets;
         rows.push(QueueConsume {
-            topic: intern(&r.topic),
-            group: intern(&r.group),
+            topic: topic.clone(),
+            group: group.clone(),
             queue_id: r.queue_id,
             broker_offset: ow.broker_offset,
             consumer_offset: ow.consumer_offset,
             last_timestamp_ms: (ow.last_timestamp > 0).then_some(ow.last_timestamp),
         });
     }
-    rows.sort();
-    rows.dedup_by(|a, b| a.topic == b.topic && a.group == b.group && a.queue_id == b.queue_id);
+    // The names are interned, so one pointer comparison settles most ties before any bytes are
+    // compared; the order is `QueueConsume`'s own.
+    let name = |a: &Arc<str>, b: &Arc<str>| if Arc::ptr_eq(a, b) { std::cmp::Ordering::Equal } else { a.cmp(b) };
+    rows.sort_unstable_by(|a, b| {
+        name(&a.topic, &b.topic)
+            .then_with(|| name(&a.group, &b.group))
+            .then_with(|| (a.queue_id, a.broker_offset, a.consumer_offset, a.last_timestamp_ms).cmp(&(b.queue_id, b.broker_offset, b.consumer_offset, b.last_timestamp_ms)))
+    });
+    rows.dedup_by(|a, b| Arc::ptr_eq(&a.topic, &b.topic) && Arc::ptr_eq(&a.group, &b.group) && a.queue_id == b.queue_id);
+    // Filtered or duplicate rows would leave slack that the snapshot keeps for its lifetime.
+    rows.shrink_to_fit();
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+    use crate::protocol::consume_stats::{ConsumeRow, OffsetWrapper};
+    use crate::protocol::test_rng::XorShift;
+
+    /// The plain definition `consume_rows` must agree with: filter each row, sort by the
+    /// row's own order, keep the first of each (topic, group, queue).
+    fn reference(list: &ConsumeRows<'_>, filters: &Filters) -> Vec<QueueConsume> {
+        let mut rows: Vec<QueueConsume> = list
+            .rows
+            .iter()
+            .filter(|r| filters.group_allowed(&r.group) && filters.topic_allowed(&r.topic))
+            .map(|r| QueueConsume {
+                topic: r.topic.as_ref().into(),
+                group: r.group.as_ref().into(),
+                queue_id: r.queue_id,
+                broker_offset: r.offsets.broker_offset,
+                consumer_offset: r.offsets.consumer_offset,
+                last_timestamp_ms: (r.offsets.last_timestamp > 0).then_some(r.offsets.last_timestamp),
+            })
+            .collect();
+        rows.sort();
+        rows.dedup_by(|a, b| a.topic == b.topic && a.group == b.group && a.queue_id == b.queue_id);
+        rows
+    }
+
+    /// Random bodies in wire shape (runs of one group and topic) with repeated names across runs,
+    /// duplicate queues and filtered names.
+    #[test]
+    fn consume_rows_matches_filter_sort_dedup() {
+        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+        let filters = Filters {
+            group_exclude: Some(regex::Regex::new("^skip").unwrap()),
+            topic_exclude: Some(regex::Regex::new("_x$").unwrap()),
+            ..Filters::default()
+        };
+        let topics = ["T_b", "T_a", "T_x", "%RETRY%g1", "T_c"];
+        let groups = ["g1", "g0", "skip_me", "g2"];
+        for case in 0..300 {
+            let mut rows = Vec::new();
+            for _ in 0..(rng.next() % 12) {
+                let group = groups[(rng.next() % groups.len() as u64) as usize];
+                let topic = topics[(rng.next() % topics.len() as u64) as usize];
+                for _ in 0..(rng.next() % 6) {
+                    rows.push(ConsumeRow {
+                        group: Cow::Borrowed(group),
+                        topic: Cow::Owned(topic.to_string()),
+                        broker_name: Cow::Borrowed("b"),
+                        queue_id: (rng.next() % 4) as i32,
+                        offsets: OffsetWrapper {
+                            broker_offset: (rng.next() % 5) as i64,
+                            consumer_offset: (rng.next() % 5) as i64,
+                            pull_offset: None,
+                            last_timestamp: (rng.next() % 3) as i64,
+                        },
+                    });
+                }
+            }
+            let list = ConsumeRows { rows, ..Default::default() };
+            let got = consume_rows(&list, &filters);
+            assert_eq!(got, reference(&list, &filters), "case {case}");
+            // Equal names share one allocation.
+            for w in got.windows(2) {
+                if w[0].topic == w[1].topic {
+                    assert!(std::sync::Arc::ptr_eq(&w[0].topic, &w[1].topic), "case {case}");
+                }
+            }
+        }
+    }
 }

@@ -23,7 +23,7 @@ mod strict_json;
 #[cfg(test)]
 mod fast_path_tests;
 #[cfg(test)]
-mod test_rng;
+pub(crate) mod test_rng;
 pub mod route;
 pub mod runtime_info;
 pub mod topic_config;

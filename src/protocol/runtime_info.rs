@@ -244,6 +244,20 @@ fn schedule_entry(level: &str, v: &str) -> Option<(i32, (i64, i64))> {
     Some((level, (de::parse_i64(d)?, de::parse_i64(m)?)))
 }
 
+/// Index of `k` in [`KEYS`]. Keys are looked up by length first: most of a body's ~80 keys
+/// have a length no wanted key has, and the rest meet one or two candidates.
+fn wanted_key(k: &[u8]) -> Option<usize> {
+    static BY_LEN: std::sync::OnceLock<Vec<Vec<usize>>> = std::sync::OnceLock::new();
+    let table = BY_LEN.get_or_init(|| {
+        let mut t = vec![Vec::new(); KEYS.iter().map(|k| k.len()).max().unwrap_or(0) + 1];
+        for (i, key) in KEYS.iter().enumerate() {
+            t[key.len()].push(i);
+        }
+        t
+    });
+    table.get(k.len())?.iter().copied().find(|&i| KEYS[i].as_bytes() == k)
+}
+
 /// The typed figures straight from the body, with no map: values stay borrowed, keys outside
 /// [`KEYS`] and the delay levels are skipped. Same rules as [`fast_table`] (a later duplicate wins,
 /// a last value of `null` is absent); `None` means "use another path".
@@ -264,12 +278,14 @@ pub(super) fn fast_figures(body: &[u8]) -> Option<RuntimeInfo> {
             return Some(());
         }
         r.object(|r, k| {
-            let k = field::utf8(k)?;
             let v = field::opt_str(r)?;
-            if let Ok(i) = KEYS.binary_search(&k) {
+            if let Some(i) = wanted_key(k) {
                 vals[i] = v;
-            } else if k.starts_with("scheduleMessageOffset_") {
-                schedule.push((k.to_owned(), v));
+            } else {
+                let k = field::utf8(k)?;
+                if k.starts_with("scheduleMessageOffset_") {
+                    schedule.push((k.to_owned(), v));
+                }
             }
             Some(())
         })
@@ -526,6 +542,20 @@ impl RuntimeInfo {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn wanted_key_finds_every_key_and_nothing_else() {
+        for (i, k) in KEYS.iter().enumerate() {
+            assert_eq!(wanted_key(k.as_bytes()), Some(i), "{k}");
+            let mut other = k.as_bytes().to_vec();
+            *other.last_mut().unwrap() ^= 0x20;
+            assert_eq!(wanted_key(&other), None, "{k} with its last letter's case flipped");
+            let cut = &k[..k.len() - 1];
+            assert_eq!(wanted_key(cut.as_bytes()), KEYS.iter().position(|x| *x == cut), "{k} cut");
+        }
+        assert_eq!(wanted_key(b""), None);
+        assert_eq!(wanted_key(&[b'x'; 300]), None);
+    }
+
     use super::*;
 
     fn table(pairs: &[(&str, &str)]) -> RuntimeInfo {

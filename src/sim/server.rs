@@ -1,8 +1,9 @@
 //! TCP remoting servers: one NameServer plus one listener per broker node, all on 127.0.0.1.
 //!
 //! Each connection has a reader (frames in, handled under the state lock, no awaits held) and a
-//! writer task fed by a channel, so delayed (Latency) answers can overtake each other the way
-//! Java's thread pools let responses come back out of order.
+//! writer task fed by a channel. The writer holds delayed (Latency) answers until they are due and
+//! lets immediate ones overtake them, the way Java's thread pools let responses come back out of
+//! order.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,15 +42,27 @@ impl Inner {
     }
 }
 
-/// Encoded 317 bodies per node, valid for one model generation: re-encoding ~1 M rows per
-/// request would dominate the scale benchmark.
-type BodyCache = Mutex<HashMap<(usize, usize), (u64, Bytes)>>;
+/// Encoded bodies of the per-cycle requests (28, 26, 317) per node and code, valid for one model
+/// generation: re-encoding ~1 M rows per request would dominate the scale benchmark, and
+/// re-encoding the small ones would delay 200 nodes' answers beyond the latency they model.
+type BodyCache = Mutex<HashMap<(usize, usize, i32), (u64, Bytes)>>;
+
+/// The cached body for `(bi, ni, code)` at `generation`, or `encode`'s (then cached). Encoding
+/// runs outside the lock so other nodes' requests proceed in parallel.
+fn cached(cache: &BodyCache, key: (usize, usize, i32), generation: u64, encode: impl FnOnce() -> String) -> Bytes {
+    let hit = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key).filter(|(g, _)| *g == generation).map(|(_, b)| b.clone());
+    hit.unwrap_or_else(|| {
+        let body = Bytes::from(encode());
+        cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, (generation, body.clone()));
+        body
+    })
+}
 
 /// Shared by all listeners and the `SimCluster` handle. Reads (almost every request) share
 /// the lock; steps, pokes and UPDATE_BROKER_CONFIG take it exclusively.
 pub struct Shared {
     inner: RwLock<Inner>,
-    cache_317: BodyCache,
+    body_cache: BodyCache,
     faults: Mutex<HashMap<Target, Fault>>,
     seq: AtomicU64,
     /// Requests received, by listener and request code: lets tests count what a cycle costs.
@@ -60,7 +73,7 @@ impl Shared {
     pub fn new(inner: Inner) -> Self {
         Shared {
             inner: RwLock::new(inner),
-            cache_317: Mutex::new(HashMap::new()),
+            body_cache: Mutex::new(HashMap::new()),
             faults: Mutex::new(HashMap::new()),
             seq: AtomicU64::new(1),
             received: Mutex::new(HashMap::new()),
@@ -98,7 +111,7 @@ impl Shared {
             Target::Node { broker, node } if req.code == rq::UPDATE_BROKER_CONFIG => {
                 update_broker_config(&mut self.lock().state, broker, node, req)
             }
-            Target::Node { broker, node } => handle_broker(&self.read().state, &self.cache_317, broker, node, req),
+            Target::Node { broker, node } => handle_broker(&self.read().state, &self.body_cache, broker, node, req),
         }
     }
 }
@@ -188,7 +201,7 @@ pub fn update_broker_config(st: &mut ClusterState, bi: usize, ni: usize, req: &R
 }
 
 /// Read-only broker requests for node `(bi, ni)`.
-pub fn handle_broker(st: &ClusterState, cache_317: &BodyCache, bi: usize, ni: usize, req: &RemotingCommand) -> Option<RemotingCommand> {
+pub fn handle_broker(st: &ClusterState, cache: &BodyCache, bi: usize, ni: usize, req: &RemotingCommand) -> Option<RemotingCommand> {
     let generation = st.generation;
     let b = st.brokers.get(bi)?;
     let n = b.nodes.get(ni)?;
@@ -196,9 +209,12 @@ pub fn handle_broker(st: &ClusterState, cache_317: &BodyCache, bi: usize, ni: us
     let ser = if b.rocketmq_headers { SerializeType::RocketMq } else { SerializeType::Json };
     let ok = |body: String| Some(reply(req, rs::SUCCESS, None, v, ser).with_body(body));
     match req.code {
-        rq::GET_BROKER_RUNTIME_INFO => ok(bodies::runtime_info(st, b, n)),
+        rq::GET_BROKER_RUNTIME_INFO => {
+            let body = cached(cache, (bi, ni, req.code), generation, || bodies::runtime_info(st, b, n));
+            Some(reply(req, rs::SUCCESS, None, v, ser).with_body(body))
+        }
         rq::GET_BROKER_CONFIG => {
-            let text = bodies::broker_config(st, b, n);
+            let text = cached(cache, (bi, ni, req.code), generation, || bodies::broker_config(st, b, n));
             let dv = bodies::data_version(b.flavor, n);
             Some(reply(req, rs::SUCCESS, None, v, ser).with_ext("version", dv).with_body(text))
         }
@@ -208,18 +224,7 @@ pub fn handle_broker(st: &ClusterState, cache_317: &BodyCache, bi: usize, ni: us
             if is_order {
                 return ok(bodies::consume_stats_list(b, n, true));
             }
-            let cached = cache_317
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&(bi, ni))
-                .filter(|(g, _)| *g == generation)
-                .map(|(_, body)| body.clone());
-            // Encode outside the cache lock so other nodes' requests proceed in parallel.
-            let body = cached.unwrap_or_else(|| {
-                let body = Bytes::from(bodies::consume_stats_list(b, n, false));
-                cache_317.lock().unwrap_or_else(|e| e.into_inner()).insert((bi, ni), (generation, body.clone()));
-                body
-            });
+            let body = cached(cache, (bi, ni, req.code), generation, || bodies::consume_stats_list(b, n, false));
             Some(reply(req, rs::SUCCESS, None, v, ser).with_body(body))
         }
         rq::GET_CONSUME_STATS => {
@@ -253,7 +258,74 @@ pub fn handle_broker(st: &ClusterState, cache_317: &BodyCache, bi: usize, ni: us
 
 enum Out {
     Bytes(Bytes),
+    /// Due at the instant: the writer holds it until then (Latency).
+    Later(tokio::time::Instant, Bytes),
     Close,
+}
+
+/// The connection's writer: immediate answers go out at once; delayed ones wait in due order
+/// and every answer due by the time the timer fires leaves in one write, as a broker's
+/// responses finished together leave one socket buffer. One timer per connection, not a task
+/// per answer: at 200 nodes the sim's own overhead would otherwise delay its answers beyond
+/// the latency it models.
+async fn write_loop(mut wr: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Out>) {
+    let mut later: std::collections::VecDeque<(tokio::time::Instant, Bytes)> = std::collections::VecDeque::new();
+    let mut batch = BytesMut::new();
+    let mut open = true;
+    while open || !later.is_empty() {
+        // None: the first held answer is due.
+        let msg = match later.front().map(|(d, _)| *d) {
+            Some(due) if open => tokio::select! {
+                m = rx.recv() => Some(m),
+                _ = tokio::time::sleep_until(due) => None,
+            },
+            Some(due) => {
+                tokio::time::sleep_until(due).await;
+                None
+            }
+            None => Some(rx.recv().await),
+        };
+        let mut close = false;
+        let mut next = match msg {
+            None => None,
+            Some(None) => {
+                open = false;
+                None
+            }
+            Some(m) => m,
+        };
+        // Whatever else is queued joins this write.
+        while let Some(m) = next.take() {
+            match m {
+                Out::Bytes(b) => batch.extend_from_slice(&b),
+                Out::Later(due, b) => {
+                    // One latency per connection keeps arrivals in due order; a changed fault may not.
+                    let at = later.iter().rposition(|(d, _)| *d <= due).map_or(0, |i| i + 1);
+                    later.insert(at, (due, b));
+                }
+                Out::Close => {
+                    close = true;
+                    break;
+                }
+            }
+            next = rx.try_recv().ok();
+        }
+        let now = tokio::time::Instant::now();
+        while later.front().is_some_and(|(d, _)| *d <= now) {
+            let (_, b) = later.pop_front().expect("front checked");
+            batch.extend_from_slice(&b);
+        }
+        if !batch.is_empty() {
+            if wr.write_all(&batch).await.is_err() {
+                return;
+            }
+            batch.clear();
+        }
+        if close {
+            let _ = wr.shutdown().await;
+            return;
+        }
+    }
 }
 
 /// Serves one listener until aborted.
@@ -272,23 +344,9 @@ pub async fn run_listener(shared: Arc<Shared>, target: Target, listener: TcpList
 
 async fn serve_conn(shared: Arc<Shared>, target: Target, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::unbounded_channel::<Out>();
-    let writer = tokio::spawn(async move {
-        while let Some(o) = rx.recv().await {
-            match o {
-                Out::Bytes(b) => {
-                    if wr.write_all(&b).await.is_err() {
-                        break;
-                    }
-                }
-                Out::Close => {
-                    let _ = wr.shutdown().await;
-                    break;
-                }
-            }
-        }
-    });
+    let (mut rd, wr) = stream.into_split();
+    let (tx, rx) = mpsc::unbounded_channel::<Out>();
+    let writer = tokio::spawn(write_loop(wr, rx));
     let mut buf = BytesMut::with_capacity(4096);
     'read: loop {
         match rd.read_buf(&mut buf).await {
@@ -316,11 +374,7 @@ async fn serve_conn(shared: Arc<Shared>, target: Target, stream: TcpStream) {
                     let _ = tx.send(Out::Bytes(b));
                 }
                 Action::SendAfter(d, b) => {
-                    let tx = tx.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep(d).await;
-                        let _ = tx.send(Out::Bytes(b));
-                    });
+                    let _ = tx.send(Out::Later(tokio::time::Instant::now() + d, b));
                 }
                 Action::SendThenClose(b) => {
                     let _ = tx.send(Out::Bytes(b));
@@ -332,4 +386,68 @@ async fn serve_conn(shared: Arc<Shared>, target: Target, stream: TcpStream) {
     }
     drop(tx);
     let _ = writer.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::sim::{SimCluster, SimConfig};
+
+    async fn read_answers(s: &mut TcpStream, buf: &mut BytesMut, n: usize) -> Vec<(i32, Instant)> {
+        let mut out = Vec::new();
+        while out.len() < n {
+            while let Some(c) = frame::decode(buf, DEFAULT_MAX_FRAME_LENGTH).unwrap() {
+                out.push((c.opaque, Instant::now()));
+            }
+            if out.len() < n {
+                assert!(s.read_buf(buf).await.unwrap() > 0, "sim closed the connection");
+            }
+        }
+        out
+    }
+
+    fn request(code: i32, opaque: i32) -> Bytes {
+        let mut c = RemotingCommand::request(code);
+        c.opaque = opaque;
+        c.to_bytes()
+    }
+
+    /// Latency holds every answer for the delay (the scale benchmark's premise), and an answer
+    /// given at once overtakes one still held, as Java's thread pools allow.
+    #[tokio::test]
+    async fn latency_delays_answers_and_immediate_ones_overtake_held_ones() {
+        let sim = SimCluster::start(SimConfig::default()).await.unwrap();
+        let broker = sim.with_state(|st| st.brokers[0].name.clone());
+        let addr = sim.node_addr(&broker, 0).unwrap();
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let mut buf = BytesMut::new();
+
+        sim.set_fault(&broker, 0, Fault::Latency(Duration::from_millis(150)));
+        let sent = Instant::now();
+        let mut batch = BytesMut::new();
+        for (opaque, code) in [(1, rq::GET_BROKER_RUNTIME_INFO), (2, rq::GET_BROKER_CONFIG), (3, rq::GET_BROKER_RUNTIME_INFO)] {
+            batch.extend_from_slice(&request(code, opaque));
+        }
+        s.write_all(&batch).await.unwrap();
+        let got = read_answers(&mut s, &mut buf, 3).await;
+        assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), vec![1, 2, 3]);
+        for (opaque, at) in &got {
+            let took = *at - sent;
+            assert!(took >= Duration::from_millis(150), "answer {opaque} after {took:?}");
+            assert!(took < Duration::from_secs(3), "answer {opaque} after {took:?}");
+        }
+
+        s.write_all(&request(rq::GET_BROKER_RUNTIME_INFO, 4)).await.unwrap();
+        // Let the sim take request 4 under the latency before the fault is lifted.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        sim.set_fault(&broker, 0, Fault::None);
+        s.write_all(&request(rq::GET_BROKER_RUNTIME_INFO, 5)).await.unwrap();
+        let got = read_answers(&mut s, &mut buf, 2).await;
+        assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), vec![5, 4], "the immediate answer comes first");
+        sim.shutdown().await;
+    }
 }
