@@ -87,21 +87,33 @@ fn main() -> AnyResult<()> {
         // For a profiler or an A/B: 50 cycles against a sim in a child process (arg: latency ms).
         "profile-collect" => rt.block_on(async {
             let latency = Duration::from_millis(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(0));
-            let (child, ns) = spawn_sim(LATENCY_ROWS, latency)?;
-            let c = collector(&ns, 256, Duration::from_secs(10))?;
+            let mut child = spawn_sim(LATENCY_ROWS, latency)?;
+            let c = collector(&child.ns, 256, Duration::from_secs(10))?;
             let cpu0 = cpu_time();
             // PROFILE_CYCLES: a longer run for a sampling profiler.
             let n: usize = std::env::var("PROFILE_CYCLES").ok().and_then(|s| s.parse().ok()).unwrap_or(50);
-            let r = time_cycles(&c, n, BROKERS).await;
+            let r = time_cycles_at_sim(&c, n, BROKERS, || child.take_slowest_answer()).await;
             let cpu = (cpu_time() - cpu0) / (n as u32 + 1);
-            if let Ok((_, _, snap)) = &r {
+            if let Ok((_, _, _, snap)) = &r {
                 let cpu1 = cpu_time();
-                let f = floor_median(snap, n).await?;
-                println!("floor client (same requests, frames split only): median of {n} cycles {}, CPU {} per cycle", ms(f), ms((cpu_time() - cpu1) / (n as u32 + 1)));
+                let (f, pairs) = floor_median(snap, n, || child.take_slowest_answer()).await?;
+                let (slowest, vs) = slowest_medians(&pairs);
+                println!(
+                    "floor client (same requests, frames split only): median of {n} cycles {}, CPU {} per cycle; slowest answer at the sim per cycle: median {}, floor / that: median {vs:.2}",
+                    ms(f),
+                    ms((cpu_time() - cpu1) / (n as u32 + 1)),
+                    ms(slowest)
+                );
             }
             stop_sim(child);
-            let (m, _, _) = r?;
-            println!("latency {latency:?}: median of {n} cycles {}, exporter CPU {} per cycle", ms(m), ms(cpu));
+            let (m, _, pairs, _) = r?;
+            let (slowest, vs) = slowest_medians(&pairs);
+            println!(
+                "latency {latency:?}: median of {n} cycles {}, exporter CPU {} per cycle; slowest answer at the sim per cycle: median {}, cycle / that: median {vs:.2}",
+                ms(m),
+                ms(cpu),
+                ms(slowest)
+            );
             AnyResult::Ok(())
         })?,
         "all" => {
@@ -187,17 +199,42 @@ fn cpu_time() -> Duration {
 
 /// Warm-up, then the median of `n` cycles.
 async fn time_cycles(c: &Collector, n: usize, brokers: usize) -> AnyResult<(Duration, Vec<Duration>, Snapshot)> {
+    let (med, all, _, snap) = time_cycles_at_sim(c, n, brokers, || Ok(Duration::ZERO)).await?;
+    Ok((med, all, snap))
+}
+
+/// Like `time_cycles`, also taking the sim's slowest answer after each cycle (outside the timing):
+/// returns the median cycle, the cycles, the per-cycle cycle / slowest-answer ratios, and the
+/// last snapshot.
+async fn time_cycles_at_sim(
+    c: &Collector,
+    n: usize,
+    brokers: usize,
+    mut slowest: impl FnMut() -> AnyResult<Duration>,
+) -> AnyResult<(Duration, Vec<Duration>, Vec<(Duration, Duration)>, Snapshot)> {
     check_complete(&c.collect().await, brokers)?;
+    slowest()?;
     let mut times = Vec::with_capacity(n);
+    let mut pairs = Vec::with_capacity(n);
     let mut last = None;
     for _ in 0..n {
         let t = Instant::now();
         let s = c.collect().await;
-        times.push(t.elapsed());
+        let took = t.elapsed();
+        times.push(took);
+        pairs.push((took, slowest()?));
         check_complete(&s, brokers)?;
         last = Some(s);
     }
-    Ok((median(times.clone()), times, last.expect("n > 0")))
+    Ok((median(times.clone()), times, pairs, last.expect("n > 0")))
+}
+
+/// Medians of the sim's per-cycle slowest answer and of the cycle / slowest-answer ratio.
+fn slowest_medians(pairs: &[(Duration, Duration)]) -> (Duration, f64) {
+    let med_slowest = median(pairs.iter().map(|p| p.1).collect());
+    let mut ratios: Vec<f64> = pairs.iter().filter(|p| !p.1.is_zero()).map(|p| p.0.as_secs_f64() / p.1.as_secs_f64()).collect();
+    ratios.sort_by(f64::total_cmp);
+    (med_slowest, ratios.get(ratios.len() / 2).copied().unwrap_or(f64::NAN))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -216,14 +253,27 @@ async fn bench_collect() -> AnyResult<Vec<Row>> {
 
     sim.set_fault_all_brokers(Fault::Latency(LATENCY));
     let conc = collector(&ns, 256, timeout)?;
-    let (med, all, _) = time_cycles(&conc, CYCLE_RUNS, BROKERS).await?;
-    println!("20 ms latency, concurrency 256: median {} of {CYCLE_RUNS}, min {}, max {}", ms(med), ms(*all.iter().min().expect("runs")), ms(*all.iter().max().expect("runs")));
+    // Request read → answer written, at the sim, per cycle: the brokers' own answer time.
+    let (med, all, pairs, _) = time_cycles_at_sim(&conc, CYCLE_RUNS, BROKERS, || Ok(sim.take_slowest_answer())).await?;
+    let (slowest, vs_slowest) = slowest_medians(&pairs);
+    println!(
+        "20 ms latency, concurrency 256: median {} of {CYCLE_RUNS}, min {}, max {}; slowest answer at the sim per cycle: median {}; cycle / that: median {vs_slowest:.2}",
+        ms(med),
+        ms(*all.iter().min().expect("runs")),
+        ms(*all.iter().max().expect("runs")),
+        ms(slowest)
+    );
 
     let serial = collector(&ns, 1, timeout)?;
     let (ser, ser_all, snap) = time_cycles(&serial, 5, BROKERS).await?;
     println!("20 ms latency, concurrency 1 (serial baseline): median {} of {:?}", ms(ser), ser_all);
-    let floor = floor_median(&snap, CYCLE_RUNS).await?;
-    println!("20 ms latency, floor client (same requests, answers only split into frames): median {}", ms(floor));
+    let (floor, pairs) = floor_median(&snap, CYCLE_RUNS, || Ok(sim.take_slowest_answer())).await?;
+    let (floor_slowest, floor_vs) = slowest_medians(&pairs);
+    println!(
+        "20 ms latency, floor client (same requests, answers only split into frames): median {}; slowest answer at the sim per cycle: median {}, floor / that: median {floor_vs:.2}",
+        ms(floor),
+        ms(floor_slowest)
+    );
     sim.shutdown().await;
 
     // The sim in its own process: its encoding no longer runs on the exporter's runtime threads
@@ -231,24 +281,30 @@ async fn bench_collect() -> AnyResult<Vec<Row>> {
     let mut oop = Vec::new();
     let mut oop_cpu = Vec::new();
     let mut oop_floor = Vec::new();
+    let mut oop_slowest = (Duration::ZERO, f64::NAN);
     for latency in [Duration::ZERO, LATENCY] {
-        let (child, ns) = spawn_sim(LATENCY_ROWS, latency)?;
-        let c = collector(&ns, 256, timeout)?;
+        let mut child = spawn_sim(LATENCY_ROWS, latency)?;
+        let c = collector(&child.ns, 256, timeout)?;
         let cpu0 = cpu_time();
-        let r = time_cycles(&c, CYCLE_RUNS, BROKERS).await;
-        let cpu = (cpu_time() - cpu0) / (CYCLE_RUNS as u32 + 1); // with the warm-up
+        let r = time_cycles_at_sim(&c, CYCLE_RUNS, BROKERS, || child.take_slowest_answer()).await;
+        let cpu = (cpu_time() - cpu0) / (CYCLE_RUNS as u32 + 1); // with the warm-up, without the sim queries
         let floor = match &r {
-            Ok((_, _, snap)) => floor_median(snap, CYCLE_RUNS).await,
+            Ok((_, _, _, snap)) => floor_median(snap, CYCLE_RUNS, || child.take_slowest_answer()).await.map(|f| f.0),
             Err(_) => Ok(Duration::ZERO),
         };
         stop_sim(child);
-        let (m, all, _) = r?;
+        let (m, all, pairs, _) = r?;
+        let (slowest, vs_slowest) = slowest_medians(&pairs);
+        if !latency.is_zero() {
+            oop_slowest = (slowest, vs_slowest);
+        }
         let floor = floor?;
         println!(
-            "sim in a child process, latency {latency:?}, concurrency 256: median {} of {}; exporter CPU {} per cycle; floor client {}",
+            "sim in a child process, latency {latency:?}, concurrency 256: median {} of {}; exporter CPU {} per cycle; slowest answer at the sim per cycle: median {}, cycle / that: median {vs_slowest:.2}; floor client {}",
             ms(m),
             all.len(),
             ms(cpu),
+            ms(slowest),
             ms(floor)
         );
         oop.push(m);
@@ -257,19 +313,19 @@ async fn bench_collect() -> AnyResult<Vec<Row>> {
     }
 
     let ratio = med.as_secs_f64() / LATENCY.as_secs_f64();
-    println!("ratio to the slowest answer (20 ms): {ratio:.2}; without latency the cycle takes {}", ms(no_lat));
+    println!("ratio to the nominal answer time (20 ms): {ratio:.2}; without latency the cycle takes {}", ms(no_lat));
     Ok(vec![
         row(
             "1. cycle, 200 brokers @20 ms (median of 21)",
             "≤ 1.2 × 20 ms",
-            format!("{} ({ratio:.2} × 20 ms)", ms(med)),
+            format!("{} ({ratio:.2} × 20 ms; {vs_slowest:.2} × the slowest answer at the sim, median {})", ms(med), ms(slowest)),
             format!("serial: {}", ms(ser)),
             format!("{:.0}× faster", ser.as_secs_f64() / med.as_secs_f64()),
         ),
         row(
             "1a. floor: same requests, answers only split into frames",
             "—",
-            format!("{} ({:.2} × 20 ms)", ms(floor), floor.as_secs_f64() / LATENCY.as_secs_f64()),
+            format!("{} ({:.2} × 20 ms; {floor_vs:.2} × the slowest answer at the sim, median {})", ms(floor), floor.as_secs_f64() / LATENCY.as_secs_f64(), ms(floor_slowest)),
             "—".into(),
             format!("exporter = {:.2} × floor", med.as_secs_f64() / floor.as_secs_f64()),
         ),
@@ -277,7 +333,14 @@ async fn bench_collect() -> AnyResult<Vec<Row>> {
         row(
             "1c. sim in a child process: @20 ms / no latency",
             "≤ 1.2 × 20 ms",
-            format!("{} ({:.2} × 20 ms) / {}", ms(oop[1]), oop[1].as_secs_f64() / LATENCY.as_secs_f64(), ms(oop[0])),
+            format!(
+                "{} ({:.2} × 20 ms; {:.2} × the slowest answer at the sim, median {}) / {}",
+                ms(oop[1]),
+                oop[1].as_secs_f64() / LATENCY.as_secs_f64(),
+                oop_slowest.1,
+                ms(oop_slowest.0),
+                ms(oop[0])
+            ),
             format!("floor: {} ({:.2} × 20 ms); exporter CPU per cycle: {}", ms(oop_floor[1]), oop_floor[1].as_secs_f64() / LATENCY.as_secs_f64(), ms(oop_cpu[1])),
             format!("exporter = {:.2} × floor", oop[1].as_secs_f64() / oop_floor[1].as_secs_f64()),
         ),
@@ -356,17 +419,20 @@ async fn floor_cycle(targets: Vec<FloorTarget>) -> AnyResult<(Duration, Vec<Floo
 }
 
 /// Median of `n` floor cycles (after one warm-up) against the brokers in `snap`.
-async fn floor_median(snap: &Snapshot, n: usize) -> AnyResult<Duration> {
+async fn floor_median(snap: &Snapshot, n: usize, mut slowest: impl FnMut() -> AnyResult<Duration>) -> AnyResult<(Duration, Vec<(Duration, Duration)>)> {
     let mut targets = floor_targets(snap).await?;
     let mut times = Vec::new();
+    let mut pairs = Vec::new();
     for i in 0..=n {
         let (d, back) = floor_cycle(targets).await?;
+        let at_sim = slowest()?;
         targets = back;
         if i > 0 {
             times.push(d);
+            pairs.push((d, at_sim));
         }
     }
-    Ok(median(times))
+    Ok((median(times), pairs))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -782,28 +848,62 @@ fn sim_server(rows: usize, latency: Duration) -> AnyResult<()> {
         }
         println!("NAMESRV {}", sim.namesrv_addr());
         std::io::stdout().flush()?;
-        tokio::task::spawn_blocking(|| {
-            let mut sink = Vec::new();
-            let _ = std::io::stdin().read_to_end(&mut sink);
+        // Each stdin line asks for the slowest answer since the last one; EOF stops the sim.
+        let sim = Arc::new(sim);
+        let s2 = sim.clone();
+        tokio::task::spawn_blocking(move || {
+            for line in std::io::stdin().lines() {
+                if line.is_err() {
+                    break;
+                }
+                println!("SLOWEST {}", s2.take_slowest_answer().as_nanos());
+                let _ = std::io::stdout().flush();
+            }
         })
         .await?;
-        sim.shutdown().await;
+        if let Ok(sim) = Arc::try_unwrap(sim) {
+            sim.shutdown().await;
+        }
         Ok(())
     })
 }
 
-/// Starts `scale sim-server rows latency_ms` and returns it with its NameServer address. Closing
-/// its stdin stops it.
-fn spawn_sim(rows: usize, latency: Duration) -> AnyResult<(std::process::Child, String)> {
+/// `scale sim-server rows latency_ms` in a child process: its NameServer address, and a line
+/// protocol on its stdin/stdout for the slowest answer; closing its stdin stops it.
+struct SimChild {
+    child: std::process::Child,
+    out: BufReader<std::process::ChildStdout>,
+    ns: String,
+}
+
+impl SimChild {
+    /// The slowest answer the child's nodes gave since the last call (request read → written).
+    fn take_slowest_answer(&mut self) -> AnyResult<Duration> {
+        let stdin = self.child.stdin.as_mut().ok_or("no child stdin")?;
+        stdin.write_all(b"slowest\n")?;
+        stdin.flush()?;
+        let mut line = String::new();
+        self.out.read_line(&mut line)?;
+        let ns: u64 = line.trim().strip_prefix("SLOWEST ").ok_or("sim child: bad answer")?.parse()?;
+        Ok(Duration::from_nanos(ns))
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+fn spawn_sim(rows: usize, latency: Duration) -> AnyResult<SimChild> {
     let mut child = Command::new(std::env::current_exe()?)
         .args(["sim-server", &rows.to_string(), &latency.as_millis().to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()?;
+    let mut out = BufReader::new(child.stdout.take().ok_or("no child stdout")?);
     let mut line = String::new();
-    BufReader::new(child.stdout.take().ok_or("no child stdout")?).read_line(&mut line)?;
+    out.read_line(&mut line)?;
     match line.trim().strip_prefix("NAMESRV ") {
-        Some(ns) => Ok((child, ns.to_string())),
+        Some(ns) => Ok(SimChild { ns: ns.to_string(), child, out }),
         None => {
             let _ = child.kill();
             let _ = child.wait();
@@ -812,16 +912,17 @@ fn spawn_sim(rows: usize, latency: Duration) -> AnyResult<(std::process::Child, 
     }
 }
 
-fn stop_sim(mut child: std::process::Child) {
-    drop(child.stdin.take());
-    let _ = child.wait();
+fn stop_sim(mut sim: SimChild) {
+    drop(sim.child.stdin.take());
+    let _ = sim.child.wait();
 }
 
 async fn bench_rss(rows: usize) -> AnyResult<Vec<Row>> {
     println!("\n## 5. resident memory, SimConfig::scale({BROKERS}, {rows}); the sim runs in a child process");
     let (rss0, _) = rss_of("self");
-    let (child, ns) = spawn_sim(rows, Duration::ZERO)?;
-    let child_pid = child.id().to_string();
+    let child = spawn_sim(rows, Duration::ZERO)?;
+    let ns = child.ns.clone();
+    let child_pid = child.pid().to_string();
 
     let pipeline = Pipeline::new(
         collector(&ns, 256, Duration::from_secs(120))?,

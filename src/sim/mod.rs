@@ -109,6 +109,12 @@ impl SimCluster {
         self.target(broker, broker_id).map_or(0, |t| self.shared.received(t, code))
     }
 
+    /// The longest any node took from reading a request to writing its answer since the last
+    /// call (which resets it). With `Fault::Latency(d)` this is `d` plus the sim's own delays.
+    pub fn take_slowest_answer(&self) -> Duration {
+        self.shared.take_slowest_answer()
+    }
+
     /// Same fault on every broker node (e.g. `Latency` for the scale benchmark).
     pub fn set_fault_all_brokers(&self, fault: Fault) {
         let targets: Vec<Target> = {

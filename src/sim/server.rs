@@ -14,6 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 use super::bodies;
 use super::fault::{self, Action, Fault};
@@ -67,6 +68,9 @@ pub struct Shared {
     seq: AtomicU64,
     /// Requests received, by listener and request code: lets tests count what a cycle costs.
     received: Mutex<HashMap<(Target, i32), u64>>,
+    /// Longest time from reading a request to having written its answer, in ns, since the last
+    /// `take_slowest_answer`: the "slowest broker's answer time" the scale benchmark compares to.
+    slowest_answer_ns: AtomicU64,
 }
 
 impl Shared {
@@ -77,7 +81,17 @@ impl Shared {
             faults: Mutex::new(HashMap::new()),
             seq: AtomicU64::new(1),
             received: Mutex::new(HashMap::new()),
+            slowest_answer_ns: AtomicU64::new(0),
         }
+    }
+
+    fn note_answer_time(&self, d: std::time::Duration) {
+        self.slowest_answer_ns.fetch_max(d.as_nanos().min(u64::MAX as u128) as u64, Ordering::Relaxed);
+    }
+
+    /// The slowest answer since the last call (request read → answer written), and a reset.
+    pub fn take_slowest_answer(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.slowest_answer_ns.swap(0, Ordering::Relaxed))
     }
 
     /// Exclusive access; survives a panicked holder (a test panicking inside `with_state`).
@@ -256,10 +270,11 @@ pub fn handle_broker(st: &ClusterState, cache: &BodyCache, bi: usize, ni: usize,
     }
 }
 
+/// An answer with the instant its request was read, or the end of the connection.
 enum Out {
-    Bytes(Bytes),
-    /// Due at the instant: the writer holds it until then (Latency).
-    Later(tokio::time::Instant, Bytes),
+    Bytes(Bytes, Instant),
+    /// Due at the first instant: the writer holds it until then (Latency).
+    Later(Instant, Bytes, Instant),
     Close,
 }
 
@@ -268,13 +283,15 @@ enum Out {
 /// responses finished together leave one socket buffer. One timer per connection, not a task
 /// per answer: at 200 nodes the sim's own overhead would otherwise delay its answers beyond
 /// the latency it models.
-async fn write_loop(mut wr: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Out>) {
-    let mut later: std::collections::VecDeque<(tokio::time::Instant, Bytes)> = std::collections::VecDeque::new();
+async fn write_loop(shared: Arc<Shared>, mut wr: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Out>) {
+    let mut later: std::collections::VecDeque<(Instant, Bytes, Instant)> = std::collections::VecDeque::new();
     let mut batch = BytesMut::new();
+    // The earliest request whose answer is in `batch`: its wait is the batch's longest.
+    let mut oldest: Option<Instant> = None;
     let mut open = true;
     while open || !later.is_empty() {
         // None: the first held answer is due.
-        let msg = match later.front().map(|(d, _)| *d) {
+        let msg = match later.front().map(|(d, _, _)| *d) {
             Some(due) if open => tokio::select! {
                 m = rx.recv() => Some(m),
                 _ = tokio::time::sleep_until(due) => None,
@@ -297,11 +314,14 @@ async fn write_loop(mut wr: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Unbou
         // Whatever else is queued joins this write.
         while let Some(m) = next.take() {
             match m {
-                Out::Bytes(b) => batch.extend_from_slice(&b),
-                Out::Later(due, b) => {
+                Out::Bytes(b, read_at) => {
+                    batch.extend_from_slice(&b);
+                    oldest = Some(oldest.map_or(read_at, |o| o.min(read_at)));
+                }
+                Out::Later(due, b, read_at) => {
                     // One latency per connection keeps arrivals in due order; a changed fault may not.
-                    let at = later.iter().rposition(|(d, _)| *d <= due).map_or(0, |i| i + 1);
-                    later.insert(at, (due, b));
+                    let at = later.iter().rposition(|(d, _, _)| *d <= due).map_or(0, |i| i + 1);
+                    later.insert(at, (due, b, read_at));
                 }
                 Out::Close => {
                     close = true;
@@ -310,16 +330,20 @@ async fn write_loop(mut wr: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Unbou
             }
             next = rx.try_recv().ok();
         }
-        let now = tokio::time::Instant::now();
-        while later.front().is_some_and(|(d, _)| *d <= now) {
-            let (_, b) = later.pop_front().expect("front checked");
+        let now = Instant::now();
+        while later.front().is_some_and(|(d, _, _)| *d <= now) {
+            let (_, b, read_at) = later.pop_front().expect("front checked");
             batch.extend_from_slice(&b);
+            oldest = Some(oldest.map_or(read_at, |o| o.min(read_at)));
         }
         if !batch.is_empty() {
             if wr.write_all(&batch).await.is_err() {
                 return;
             }
             batch.clear();
+            if let Some(o) = oldest.take() {
+                shared.note_answer_time(o.elapsed());
+            }
         }
         if close {
             let _ = wr.shutdown().await;
@@ -346,7 +370,7 @@ async fn serve_conn(shared: Arc<Shared>, target: Target, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     let (mut rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::unbounded_channel::<Out>();
-    let writer = tokio::spawn(write_loop(wr, rx));
+    let writer = tokio::spawn(write_loop(shared.clone(), wr, rx));
     let mut buf = BytesMut::with_capacity(4096);
     'read: loop {
         match rd.read_buf(&mut buf).await {
@@ -363,6 +387,7 @@ async fn serve_conn(shared: Arc<Shared>, target: Target, stream: TcpStream) {
             if req.is_response() {
                 continue;
             }
+            let read_at = Instant::now();
             let resp = shared.handle(target, &req);
             if req.is_oneway() {
                 continue;
@@ -371,13 +396,13 @@ async fn serve_conn(shared: Arc<Shared>, target: Target, stream: TcpStream) {
             match fault::apply(shared.fault(target), resp, seed) {
                 Action::Nothing => {}
                 Action::Send(b) => {
-                    let _ = tx.send(Out::Bytes(b));
+                    let _ = tx.send(Out::Bytes(b, read_at));
                 }
                 Action::SendAfter(d, b) => {
-                    let _ = tx.send(Out::Later(tokio::time::Instant::now() + d, b));
+                    let _ = tx.send(Out::Later(read_at + d, b, read_at));
                 }
                 Action::SendThenClose(b) => {
-                    let _ = tx.send(Out::Bytes(b));
+                    let _ = tx.send(Out::Bytes(b, read_at));
                     let _ = tx.send(Out::Close);
                     break 'read;
                 }
@@ -427,6 +452,7 @@ mod tests {
         let mut buf = BytesMut::new();
 
         sim.set_fault(&broker, 0, Fault::Latency(Duration::from_millis(150)));
+        sim.take_slowest_answer();
         let sent = Instant::now();
         let mut batch = BytesMut::new();
         for (opaque, code) in [(1, rq::GET_BROKER_RUNTIME_INFO), (2, rq::GET_BROKER_CONFIG), (3, rq::GET_BROKER_RUNTIME_INFO)] {
@@ -440,6 +466,9 @@ mod tests {
             assert!(took >= Duration::from_millis(150), "answer {opaque} after {took:?}");
             assert!(took < Duration::from_secs(3), "answer {opaque} after {took:?}");
         }
+        let slowest = sim.take_slowest_answer();
+        assert!(slowest >= Duration::from_millis(150) && slowest < Duration::from_secs(3), "{slowest:?}");
+        assert_eq!(sim.take_slowest_answer(), Duration::ZERO, "taking resets it");
 
         s.write_all(&request(rq::GET_BROKER_RUNTIME_INFO, 4)).await.unwrap();
         // Let the sim take request 4 under the latency before the fault is lifted.
