@@ -295,7 +295,9 @@ pub fn consume_rows(list: &ConsumeRows<'_>, filters: &Filters) -> Vec<QueueConsu
     };
     // Rows come in runs of one (group, topic), a consume-stats entry's queues: names and the
     // filters' verdict are worked out once per run, not once per row.
-    let mut run: Option<(&str, &str, Option<(Arc<str>, Arc<str>)>)> = None;
+    // (group, topic) of the run, and its shared names if the filters keep it.
+    type Run<'r> = (&'r str, &'r str, Option<(Arc<str>, Arc<str>)>);
+    let mut run: Option<Run<'_>> = None;
     for r in &list.rows {
         let same = run.as_ref().is_some_and(|(g, t, _)| *g == r.group.as_ref() && *t == r.topic.as_ref());
         if !same {

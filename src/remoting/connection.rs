@@ -37,14 +37,14 @@ impl Shared {
     }
 }
 
-/// A live connection; cheap to share behind an `Arc`.
-
 /// Read buffer of an idle connection: enough for most answers' headers and small bodies. Once a
 /// frame's length prefix is in, the buffer grows to the whole frame at once.
 const READ_BUF: usize = 4 * 1024;
 /// Largest up-front reservation for an announced frame; beyond it the buffer grows as bytes
 /// arrive, so a peer announcing a big frame and sending nothing cannot make us hold much.
 const MAX_RESERVE: usize = 4 << 20;
+
+/// A live connection; cheap to share behind an `Arc`.
 pub struct Connection {
     shared: Arc<Shared>,
     writer: mpsc::Sender<bytes::Bytes>,
