@@ -52,9 +52,16 @@ impl Admin {
 
     /// GET_BROKER_RUNTIME_INFO (28), typed figures only (`raw` is left empty).
     pub async fn runtime_info(&self, broker: &str) -> Result<RuntimeInfo, RemotingError> {
-        let code = request::GET_BROKER_RUNTIME_INFO;
-        let r = self.call(broker, RemotingCommand::request(code)).await?;
-        RuntimeInfo::decode_figures(&r.body).map_err(|e| decode_err(broker, code, e))
+        let r = self.call(broker, Self::runtime_info_request()).await?;
+        Self::decode_runtime_info(broker, &r)
+    }
+
+    pub fn runtime_info_request() -> RemotingCommand {
+        RemotingCommand::request(request::GET_BROKER_RUNTIME_INFO)
+    }
+
+    pub fn decode_runtime_info(broker: &str, r: &RemotingCommand) -> Result<RuntimeInfo, RemotingError> {
+        RuntimeInfo::decode_figures(&r.body).map_err(|e| decode_err(broker, request::GET_BROKER_RUNTIME_INFO, e))
     }
 
     /// GET_BROKER_CONFIG (26).
@@ -66,24 +73,41 @@ impl Admin {
 
     /// GET_BROKER_CONFIG (26), keeping only `keys`.
     pub async fn broker_config_keys(&self, broker: &str, keys: &[&str]) -> Result<BrokerConfig, RemotingError> {
-        let code = request::GET_BROKER_CONFIG;
-        let r = self.call(broker, RemotingCommand::request(code)).await?;
-        BrokerConfig::decode_keys(&r.body, keys).map_err(|e| decode_err(broker, code, e))
+        let r = self.call(broker, Self::broker_config_request()).await?;
+        Self::decode_broker_config_keys(broker, &r, keys)
+    }
+
+    pub fn broker_config_request() -> RemotingCommand {
+        RemotingCommand::request(request::GET_BROKER_CONFIG)
+    }
+
+    pub fn decode_broker_config_keys(broker: &str, r: &RemotingCommand, keys: &[&str]) -> Result<BrokerConfig, RemotingError> {
+        BrokerConfig::decode_keys(&r.body, keys).map_err(|e| decode_err(broker, request::GET_BROKER_CONFIG, e))
     }
 
     /// GET_BROKER_CONSUME_STATS (317) with `isOrder=false`: every (group, topic, queue) in one answer.
     pub async fn broker_consume_stats(&self, broker: &str) -> Result<ConsumeStatsList, RemotingError> {
-        let code = request::GET_BROKER_CONSUME_STATS;
-        let r = self.call(broker, RemotingCommand::request(code).with_ext("isOrder", "false")).await?;
-        ConsumeStatsList::decode(&r.body).map_err(|e| decode_err(broker, code, e))
+        let r = self.call(broker, Self::broker_consume_stats_request()).await?;
+        ConsumeStatsList::decode(&r.body).map_err(|e| decode_err(broker, request::GET_BROKER_CONSUME_STATS, e))
     }
 
     /// GET_BROKER_CONSUME_STATS (317) as flat rows borrowed from the answer, handed to `take`:
     /// the collector keeps only what it needs, with no allocation per decoded row.
     pub async fn broker_consume_rows<T>(&self, broker: &str, take: impl FnOnce(ConsumeRows<'_>) -> T) -> Result<T, RemotingError> {
-        let code = request::GET_BROKER_CONSUME_STATS;
-        let r = self.call(broker, RemotingCommand::request(code).with_ext("isOrder", "false")).await?;
-        ConsumeRows::decode(&r.body).map(take).map_err(|e| decode_err(broker, code, e))
+        let r = self.call(broker, Self::broker_consume_stats_request()).await?;
+        Self::decode_broker_consume_rows(broker, &r, take)
+    }
+
+    pub fn broker_consume_stats_request() -> RemotingCommand {
+        RemotingCommand::request(request::GET_BROKER_CONSUME_STATS).with_ext("isOrder", "false")
+    }
+
+    pub fn decode_broker_consume_rows<T>(
+        broker: &str,
+        r: &RemotingCommand,
+        take: impl FnOnce(ConsumeRows<'_>) -> T,
+    ) -> Result<T, RemotingError> {
+        ConsumeRows::decode(&r.body).map(take).map_err(|e| decode_err(broker, request::GET_BROKER_CONSUME_STATS, e))
     }
 
     /// GET_CONSUME_STATS (208) for one group, optionally one topic.
@@ -114,9 +138,20 @@ impl Admin {
     /// GET_BROKER_HA_STATUS (907, 5.x). `Ok(None)` when the broker does not have it: 4.x answers
     /// REQUEST_CODE_NOT_SUPPORTED, rocketmq-rust answers NO_PERMISSION for codes it lacks.
     pub async fn ha_status(&self, broker: &str) -> Result<Option<HaRuntimeInfo>, RemotingError> {
-        let code = request::GET_BROKER_HA_STATUS;
-        match self.call(broker, RemotingCommand::request(code)).await {
-            Ok(r) => HaRuntimeInfo::decode(&r.body).map(Some).map_err(|e| decode_err(broker, code, e)),
+        Self::decode_ha_status(broker, self.call(broker, Self::ha_status_request()).await)
+    }
+
+    pub fn ha_status_request() -> RemotingCommand {
+        RemotingCommand::request(request::GET_BROKER_HA_STATUS)
+    }
+
+    /// What `ha_status` makes of an answer (or failure): "not supported" is `Ok(None)`.
+    pub fn decode_ha_status(
+        broker: &str,
+        answer: Result<RemotingCommand, RemotingError>,
+    ) -> Result<Option<HaRuntimeInfo>, RemotingError> {
+        match answer {
+            Ok(r) => HaRuntimeInfo::decode(&r.body).map(Some).map_err(|e| decode_err(broker, request::GET_BROKER_HA_STATUS, e)),
             Err(e) if e.is_unsupported() => Ok(None),
             Err(RemotingError::Response { response_code, ref remark, .. })
                 if response_code == response::NO_PERMISSION && remark.to_ascii_lowercase().contains("support") =>

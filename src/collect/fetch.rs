@@ -10,7 +10,7 @@ use futures::future::join_all;
 use super::ha_memo::{HaAnswer, HaMemo};
 use super::Filters;
 use crate::admin::Admin;
-use crate::protocol::{runtime_info::RuntimeInfo, ConsumeRows};
+use crate::protocol::{broker_config::BrokerConfig, ha_status::HaRuntimeInfo, runtime_info::RuntimeInfo, ConsumeRows};
 use crate::remoting::RemotingError;
 use crate::snapshot::{topic_kind, BrokerNode, BrokerRuntime, HaConnection, QueueConsume, QueueMaxOffset, TopicKind};
 
@@ -39,6 +39,54 @@ pub async fn fetch_group(admin: &Admin, targets: Vec<NodeTarget>, filters: &Filt
     }
     let slave_nodes = join_all(slaves.into_iter().map(|s| fetch_slave(admin, s, master_max, master_ha.as_deref()))).await;
     out.extend(slave_nodes);
+    out
+}
+
+/// One node's answers to the per-cycle questions.
+struct Answers {
+    runtime: Result<RuntimeInfo, RemotingError>,
+    config: Result<BrokerConfig, RemotingError>,
+    /// Asked of masters only.
+    consume: Option<Result<Vec<QueueConsume>, RemotingError>>,
+    /// Asked of masters not known to refuse it.
+    ha: Option<Result<Option<HaRuntimeInfo>, RemotingError>>,
+}
+
+/// Asks runtime info and config (and consume stats, HA status) in one batch: one write, one
+/// round trip, one deadline, each answer decoded in this task as it arrives.
+async fn ask(admin: &Admin, addr: &str, consume: Option<&Filters>, ha: bool) -> Answers {
+    let mut cmds = vec![Admin::runtime_info_request(), Admin::broker_config_request()];
+    let consume_at = consume.map(|_| {
+        cmds.push(Admin::broker_consume_stats_request());
+        cmds.len() - 1
+    });
+    let ha_at = ha.then(|| {
+        cmds.push(Admin::ha_status_request());
+        cmds.len() - 1
+    });
+    // Placeholders only: `exchange` answers every index, with an error if nothing else.
+    fn unanswered<T>(addr: &str) -> Result<T, RemotingError> {
+        Err(RemotingError::Closed { addr: addr.to_string() })
+    }
+    let mut out = Answers {
+        runtime: unanswered(addr),
+        config: unanswered(addr),
+        consume: consume.map(|_| unanswered(addr)),
+        ha: ha.then(|| unanswered(addr)),
+    };
+    admin
+        .client()
+        .exchange(addr, cmds, |i, answer| match i {
+            0 => out.runtime = answer.and_then(|r| Admin::decode_runtime_info(addr, &r)),
+            1 => out.config = answer.and_then(|r| Admin::decode_broker_config_keys(addr, &r, CONFIG_KEYS)),
+            i if Some(i) == consume_at => {
+                let filters = consume.expect("asked with filters");
+                out.consume = Some(answer.and_then(|r| Admin::decode_broker_consume_rows(addr, &r, |rows| consume_rows(&rows, filters))));
+            }
+            i if Some(i) == ha_at => out.ha = Some(Admin::decode_ha_status(addr, answer)),
+            _ => {}
+        })
+        .await;
     out
 }
 
@@ -72,18 +120,8 @@ async fn fetch_master(admin: &Admin, t: NodeTarget, filters: &Filters, ha_memo: 
     // "not supported" at once, which is cheaper than a second round trip to learn the version,
     // and the memo spares the request on later cycles.
     let skip_ha = ha_memo.skip(&t.addr);
-    let (rt, cfg, cs, ha) = tokio::join!(
-        admin.runtime_info(&t.addr),
-        admin.broker_config_keys(&t.addr, CONFIG_KEYS),
-        admin.broker_consume_rows(&t.addr, |rows| consume_rows(&rows, filters)),
-        async {
-            if skip_ha {
-                None
-            } else {
-                Some(admin.ha_status(&t.addr).await)
-            }
-        }
-    );
+    let Answers { runtime: rt, config: cfg, consume: cs, ha } = ask(admin, &t.addr, Some(filters), !skip_ha).await;
+    let cs = cs.expect("consume stats asked");
     apply_runtime(&mut node, rt);
     apply_config(&mut node, cfg);
     match cs {
@@ -195,7 +233,7 @@ async fn schedule_topic_empty(admin: &Admin, addr: &str) -> Option<bool> {
 async fn fetch_slave(admin: &Admin, t: NodeTarget, master_max: Option<i64>, master_ha: Option<&[HaConnection]>) -> BrokerNode {
     let mut node = base(&t);
     node.up = true;
-    let (rt, cfg) = tokio::join!(admin.runtime_info(&t.addr), admin.broker_config_keys(&t.addr, CONFIG_KEYS));
+    let Answers { runtime: rt, config: cfg, .. } = ask(admin, &t.addr, None, false).await;
     apply_runtime(&mut node, rt);
     apply_config(&mut node, cfg);
     let slave_max = node.runtime.as_ref().and_then(|r| r.commitlog_max_offset);
@@ -233,7 +271,7 @@ fn apply_runtime(node: &mut BrokerNode, rt: Result<RuntimeInfo, RemotingError>) 
 /// The config keys `apply_config` reads.
 const CONFIG_KEYS: &[&str] = &["brokerPermission", "brokerRole", "brokerClusterName", "brokerName", "brokerId"];
 
-fn apply_config(node: &mut BrokerNode, cfg: Result<crate::protocol::broker_config::BrokerConfig, RemotingError>) {
+fn apply_config(node: &mut BrokerNode, cfg: Result<BrokerConfig, RemotingError>) {
     match cfg {
         Ok(c) => {
             node.permission = c.broker_permission();

@@ -15,6 +15,8 @@ use tokio::sync::Mutex;
 use super::acl::{self, AclCredentials};
 use super::codes::response;
 use super::connection::Connection;
+use super::exchange::OwnedConn;
+use super::stream::Stream;
 use super::error::RemotingError;
 use super::frame::{RemotingCommand, DEFAULT_MAX_FRAME_LENGTH};
 use super::tls::{self, TlsOptions};
@@ -53,6 +55,8 @@ struct Inner {
     tls: Option<Arc<rustls::ClientConfig>>,
     /// Per-address slot; the inner lock serialises connecting to one address only.
     conns: std::sync::Mutex<HashMap<String, Arc<Mutex<Option<Arc<Connection>>>>>>,
+    /// Idle sockets for `exchange`, one per address, taken out while a batch runs.
+    owned: std::sync::Mutex<HashMap<String, OwnedConn>>,
 }
 
 impl RemotingClient {
@@ -61,7 +65,7 @@ impl RemotingClient {
             Some(t) => Some(tls::client_config(t)?),
             None => None,
         };
-        Ok(RemotingClient { inner: Arc::new(Inner { opts, tls, conns: Default::default() }) })
+        Ok(RemotingClient { inner: Arc::new(Inner { opts, tls, conns: Default::default(), owned: Default::default() }) })
     }
 
     pub fn options(&self) -> &ClientOptions {
@@ -78,15 +82,7 @@ impl RemotingClient {
         let code = cmd.code;
         let started = Instant::now();
         let result = self.invoke_inner(addr, cmd, timeout).await;
-        let m = crate::self_metrics::global();
-        let code_s = code.to_string();
-        m.request_duration.with_label_values(&[&code_s]).observe(started.elapsed().as_secs_f64());
-        let outcome = match &result {
-            Ok(r) if r.code == response::SUCCESS => "success",
-            Ok(r) => response_outcome(r),
-            Err(e) => e.outcome(),
-        };
-        m.requests_total.with_label_values(&[&code_s, outcome]).inc();
+        observe(code, started, outcome_of(&result));
         result
     }
 
@@ -98,15 +94,7 @@ impl RemotingClient {
     ) -> Result<RemotingCommand, RemotingError> {
         let request_code = cmd.code;
         let resp = self.invoke_raw(addr, cmd, timeout).await?;
-        if resp.code != response::SUCCESS {
-            return Err(RemotingError::Response {
-                addr: addr.to_string(),
-                request_code,
-                response_code: resp.code,
-                remark: resp.remark.unwrap_or_default(),
-            });
-        }
-        Ok(resp)
+        check_success(addr, request_code, resp)
     }
 
     async fn invoke_inner(&self, addr: &str, mut cmd: RemotingCommand, timeout: Duration) -> Result<RemotingCommand, RemotingError> {
@@ -155,11 +143,15 @@ impl RemotingClient {
     }
 
     async fn connect(&self, addr: &str) -> Result<Connection, RemotingError> {
+        Ok(Connection::start(addr, self.open(addr).await?, self.inner.opts.max_frame_length))
+    }
+
+    /// A new socket to `addr`, through TLS when configured.
+    async fn open(&self, addr: &str) -> Result<Stream, RemotingError> {
         let tcp = TcpStream::connect(addr)
             .await
             .map_err(|e| RemotingError::Connect { addr: addr.to_string(), source: e })?;
         let _ = tcp.set_nodelay(true);
-        let max = self.inner.opts.max_frame_length;
         match (&self.inner.tls, &self.inner.opts.tls) {
             (Some(cfg), Some(opts)) => {
                 let name = tls::server_name(opts, addr).map_err(|e| RemotingError::Tls { addr: addr.to_string(), reason: e.to_string() })?;
@@ -167,14 +159,89 @@ impl RemotingClient {
                     .connect(name, tcp)
                     .await
                     .map_err(|e| RemotingError::Tls { addr: addr.to_string(), reason: e.to_string() })?;
-                Ok(Connection::start(addr, stream, max))
+                Ok(Stream::Tls(Box::new(stream)))
             }
-            _ => Ok(Connection::start(addr, tcp, max)),
+            _ => Ok(Stream::Tcp(tcp)),
+        }
+    }
+
+    /// Sends `cmds` to `addr` together, with one deadline (the default timeout) for the whole
+    /// batch, and calls `on_answer(index, result)` exactly once per command, as its answer
+    /// arrives; success means response code 0, as with `invoke`. The batch runs on a socket this
+    /// task holds alone (see `exchange`), so answers are decoded where they are read. A failure
+    /// ends the batch: what was answered stands, the rest get the error, and the socket is
+    /// dropped. A pooled socket that fails before any answer (closed while idle) is replaced
+    /// once, as `invoke` does.
+    pub async fn exchange(
+        &self,
+        addr: &str,
+        mut cmds: Vec<RemotingCommand>,
+        mut on_answer: impl FnMut(usize, Result<RemotingCommand, RemotingError>),
+    ) {
+        if let Some(creds) = &self.inner.opts.acl {
+            for c in cmds.iter_mut() {
+                acl::sign(&mut c.ext_fields, &c.body, creds);
+            }
+        }
+        let timeout = self.inner.opts.request_timeout;
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let codes: Vec<i32> = cmds.iter().map(|c| c.code).collect();
+        let mut answered = vec![false; cmds.len()];
+        let pooled = self.inner.owned.lock().unwrap().remove(addr);
+        let mut conn = pooled;
+        let mut retried = false;
+        let failure = loop {
+            let fresh = conn.is_none();
+            let mut c = match conn.take() {
+                Some(c) => c,
+                None => {
+                    let budget = deadline.saturating_duration_since(Instant::now()).min(self.inner.opts.connect_timeout);
+                    match tokio::time::timeout(budget, self.open(addr)).await {
+                        Ok(Ok(s)) => OwnedConn::new(s),
+                        Ok(Err(e)) => break e,
+                        Err(_) => break RemotingError::ConnectTimeout { addr: addr.to_string(), after: budget },
+                    }
+                }
+            };
+            let (bytes, opaques) = c.encode(&mut cmds);
+            let mut delivered = 0;
+            let batch = c.run(addr, &bytes, &opaques, self.inner.opts.max_frame_length, |i, cmd| {
+                answered[i] = true;
+                delivered += 1;
+                let r = record(codes[i], started, check_success(addr, codes[i], cmd));
+                on_answer(i, r);
+            });
+            let outcome = tokio::time::timeout_at(deadline.into(), batch).await;
+            match outcome {
+                Ok(Ok(clean)) => {
+                    if clean {
+                        self.inner.owned.lock().unwrap().entry(addr.to_string()).or_insert(c);
+                    }
+                    return;
+                }
+                Ok(Err(e)) if !fresh && !retried && delivered == 0 && e.is_stale_connection() => {
+                    tracing::debug!(addr, error = %e, "pooled connection was stale, reconnecting");
+                    retried = true;
+                }
+                Ok(Err(e)) => break e,
+                Err(_) => break RemotingError::Timeout { addr: addr.to_string(), code: 0, after: timeout },
+            }
+        };
+        for (i, done) in answered.iter().enumerate() {
+            if !done {
+                let e = match &failure {
+                    RemotingError::Timeout { addr, after, .. } => RemotingError::Timeout { addr: addr.clone(), code: codes[i], after: *after },
+                    e => e.duplicate(),
+                };
+                on_answer(i, record(codes[i], started, Err(e)));
+            }
         }
     }
 
     /// Drops every pooled connection (used on shutdown and in tests).
     pub fn close_all(&self) {
+        self.inner.owned.lock().unwrap().clear();
         let map = std::mem::take(&mut *self.inner.conns.lock().unwrap());
         for (_, slot) in map {
             if let Ok(g) = slot.try_lock() {
@@ -184,6 +251,46 @@ impl RemotingClient {
             }
         }
     }
+}
+
+/// An answer as `invoke` returns it: a non-success response code is a typed error.
+fn check_success(addr: &str, request_code: i32, resp: RemotingCommand) -> Result<RemotingCommand, RemotingError> {
+    if resp.code != response::SUCCESS {
+        return Err(RemotingError::Response {
+            addr: addr.to_string(),
+            request_code,
+            response_code: resp.code,
+            remark: resp.remark.unwrap_or_default(),
+        });
+    }
+    Ok(resp)
+}
+
+/// `rocketmq_exporter_requests_total{outcome}` of a raw answer or failure.
+fn outcome_of(result: &Result<RemotingCommand, RemotingError>) -> &'static str {
+    match result {
+        Ok(r) if r.code == response::SUCCESS => "success",
+        Ok(r) => response_outcome(r),
+        Err(e) => e.outcome(),
+    }
+}
+
+/// Records one request's duration and outcome in the exporter's own metrics.
+fn observe(code: i32, started: Instant, outcome: &str) {
+    let m = crate::self_metrics::global();
+    let mut b = itoa::Buffer::new();
+    let code_s = b.format(code);
+    m.request_duration.with_label_values(&[code_s]).observe(started.elapsed().as_secs_f64());
+    m.requests_total.with_label_values(&[code_s, outcome]).inc();
+}
+
+/// `observe` for an answer already checked by `check_success`, passing it through.
+fn record(code: i32, started: Instant, result: Result<RemotingCommand, RemotingError>) -> Result<RemotingCommand, RemotingError> {
+    observe(code, started, match &result {
+        Ok(_) => "success",
+        Err(e) => e.outcome(),
+    });
+    result
 }
 
 fn response_outcome(r: &RemotingCommand) -> &'static str {

@@ -78,6 +78,28 @@ impl RemotingError {
         }
     }
 
+    /// The same failure again, for every request of a batch it ended (I/O errors keep their kind
+    /// and message, not their source chain).
+    pub(crate) fn duplicate(&self) -> RemotingError {
+        let io = |e: &std::io::Error| std::io::Error::new(e.kind(), e.to_string());
+        match self {
+            RemotingError::Connect { addr, source } => RemotingError::Connect { addr: addr.clone(), source: io(source) },
+            RemotingError::ConnectTimeout { addr, after } => RemotingError::ConnectTimeout { addr: addr.clone(), after: *after },
+            RemotingError::Tls { addr, reason } => RemotingError::Tls { addr: addr.clone(), reason: reason.clone() },
+            RemotingError::Timeout { addr, code, after } => RemotingError::Timeout { addr: addr.clone(), code: *code, after: *after },
+            RemotingError::Io { addr, source } => RemotingError::Io { addr: addr.clone(), source: io(source) },
+            RemotingError::Closed { addr } => RemotingError::Closed { addr: addr.clone() },
+            RemotingError::Protocol { addr, source } => RemotingError::Protocol { addr: addr.clone(), source: source.clone() },
+            RemotingError::Response { addr, request_code, response_code, remark } => RemotingError::Response {
+                addr: addr.clone(),
+                request_code: *request_code,
+                response_code: *response_code,
+                remark: remark.clone(),
+            },
+            RemotingError::Decode { addr, code, reason } => RemotingError::Decode { addr: addr.clone(), code: *code, reason: reason.clone() },
+        }
+    }
+
     /// Worth retrying once on a fresh connection: the server may have closed an idle one.
     pub(crate) fn is_stale_connection(&self) -> bool {
         matches!(self, RemotingError::Closed { .. } | RemotingError::Io { .. })
