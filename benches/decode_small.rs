@@ -22,6 +22,14 @@ fn sim_bodies() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     )
 }
 
+/// The config keys the collector keeps (as `collect::fetch`).
+const COLLECTOR_KEYS: &[&str] = &["brokerPermission", "brokerRole", "brokerClusterName", "brokerName", "brokerId"];
+
+fn collector_rows(body: &[u8]) -> Vec<rocketmq_exporter::snapshot::QueueConsume> {
+    let filters = rocketmq_exporter::collect::Filters::default();
+    ConsumeRows::decode(body).map(|rows| rocketmq_exporter::collect::fetch::consume_rows(&rows, &filters)).unwrap()
+}
+
 fn bench(c: &mut Criterion) {
     let (rt, cfg, csl) = sim_bodies();
     let rows: usize = ConsumeStatsList::decode(&csl)
@@ -58,6 +66,13 @@ fn bench(c: &mut Criterion) {
     g.bench_function("317_consume_rows", |b| {
         b.iter(|| ConsumeRows::decode(black_box(&csl)).unwrap())
     });
+    // What the collector does with a 317 answer: rows, then snapshot rows (names shared, sorted).
+    g.bench_function("317_collector", |b| {
+        b.iter(|| collector_rows(black_box(&csl)))
+    });
+    g.bench_function("26_config_keys", |b| {
+        b.iter(|| BrokerConfig::decode_keys(black_box(&cfg), COLLECTOR_KEYS).unwrap())
+    });
     // Baselines: the lenient path alone (pre-pass + serde), which is what `decode` was before
     // the strict fast paths.
     g.bench_function("28_runtime_info_lenient", |b| {
@@ -88,6 +103,8 @@ fn main() {
                 "26" => drop(black_box(BrokerConfig::decode(black_box(&cfg)))),
                 "317" => drop(black_box(ConsumeStatsList::decode(black_box(&csl)))),
                 "317_rows" => drop(black_box(ConsumeRows::decode(black_box(&csl)))),
+                "317_collector" => drop(black_box(collector_rows(black_box(&csl)))),
+                "26_keys" => drop(black_box(BrokerConfig::decode_keys(black_box(&cfg), COLLECTOR_KEYS))),
                 "317_lenient" => drop(black_box(ConsumeStatsList::decode_lenient(black_box(&csl)))),
                 "none" => drop(black_box(&rt)),
                 other => panic!("unknown decoder {other}"),

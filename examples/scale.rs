@@ -153,11 +153,11 @@ fn loadavg() -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
-fn collector(ns: &str, concurrency: usize, timeout: Duration) -> AnyResult<Collector> {
+fn collector(ns: &str, concurrency: usize, timeout: Duration) -> AnyResult<Arc<Collector>> {
     let opts = ClientOptions { request_timeout: timeout, ..ClientOptions::default() };
     let client = RemotingClient::new(opts)?;
     let cfg = CollectConfig { namesrvs: vec![ns.to_string()], brokers: Vec::new(), filters: Filters::default(), concurrency };
-    Ok(Collector::new(Admin::new(client), cfg))
+    Ok(Arc::new(Collector::new(Admin::new(client), cfg)))
 }
 
 fn rows_of(s: &Snapshot) -> usize {
@@ -198,7 +198,7 @@ fn cpu_time() -> Duration {
 }
 
 /// Warm-up, then the median of `n` cycles.
-async fn time_cycles(c: &Collector, n: usize, brokers: usize) -> AnyResult<(Duration, Vec<Duration>, Snapshot)> {
+async fn time_cycles(c: &Arc<Collector>, n: usize, brokers: usize) -> AnyResult<(Duration, Vec<Duration>, Snapshot)> {
     let (med, all, _, snap) = time_cycles_at_sim(c, n, brokers, || Ok(Duration::ZERO)).await?;
     Ok((med, all, snap))
 }
@@ -207,7 +207,7 @@ async fn time_cycles(c: &Collector, n: usize, brokers: usize) -> AnyResult<(Dura
 /// returns the median cycle, the cycles, the per-cycle cycle / slowest-answer ratios, and the
 /// last snapshot.
 async fn time_cycles_at_sim(
-    c: &Collector,
+    c: &Arc<Collector>,
     n: usize,
     brokers: usize,
     mut slowest: impl FnMut() -> AnyResult<Duration>,
@@ -218,15 +218,25 @@ async fn time_cycles_at_sim(
     let mut pairs = Vec::with_capacity(n);
     let mut last = None;
     for _ in 0..n {
-        let t = Instant::now();
-        let s = c.collect().await;
-        let took = t.elapsed();
+        let (took, s) = timed_cycle(c).await?;
         times.push(took);
         pairs.push((took, slowest()?));
         check_complete(&s, brokers)?;
         last = Some(s);
     }
     Ok((median(times.clone()), times, pairs, last.expect("n > 0")))
+}
+
+/// One cycle as the daemon runs it, in a runtime task (not on the thread blocked in `block_on`),
+/// timed inside that task.
+async fn timed_cycle(c: &Arc<Collector>) -> AnyResult<(Duration, Snapshot)> {
+    let c = c.clone();
+    Ok(tokio::spawn(async move {
+        let t = Instant::now();
+        let s = c.collect().await;
+        (t.elapsed(), s)
+    })
+    .await?)
 }
 
 /// Medians of the sim's per-cycle slowest answer and of the cycle / slowest-answer ratio.
@@ -424,7 +434,8 @@ async fn floor_median(snap: &Snapshot, n: usize, mut slowest: impl FnMut() -> An
     let mut times = Vec::new();
     let mut pairs = Vec::new();
     for i in 0..=n {
-        let (d, back) = floor_cycle(targets).await?;
+        // In a runtime task, like the exporter's cycles.
+        let (d, back) = tokio::spawn(floor_cycle(targets)).await??;
         let at_sim = slowest()?;
         targets = back;
         if i > 0 {
@@ -925,7 +936,7 @@ async fn bench_rss(rows: usize) -> AnyResult<Vec<Row>> {
     let child_pid = child.pid().to_string();
 
     let pipeline = Pipeline::new(
-        collector(&ns, 256, Duration::from_secs(120))?,
+        Arc::into_inner(collector(&ns, 256, Duration::from_secs(120))?).expect("not shared yet"),
         DrainConfig::default(),
         RenderOptions::default(),
         ServeState::new(),

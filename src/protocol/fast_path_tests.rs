@@ -134,6 +134,12 @@ fn edge_forms_agree() {
         r#"{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t"}:{"brokerOffset":1},{"brokerName":"b","queueId":0,"topic":"t"}:{"brokerOffset":2}}}"#,
         r#"{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t","extra":{"x":[1,{"y":null}]}}:{"brokerOffset":1,"future":[]}}}"#,
         r#"{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t"}:{"$ref":"$.x"}}}"#,
+        // fastjson's exact entry layout beside entries the general reader must take: reordered
+        // fields, whitespace, a missing field, a null value, big and negative numbers, escapes.
+        r#"{"offsetTable":{{"brokerName":"b","queueId":1,"topic":"t"}:{"brokerOffset":5,"consumerOffset":4,"lastTimestamp":9,"pullOffset":4},{"topic":"t","brokerName":"b","queueId":2}:{"consumerOffset":1,"brokerOffset":3,"lastTimestamp":0}, {"brokerName":"b","queueId":3,"topic":"t"} : {"brokerOffset":7,"consumerOffset":7,"lastTimestamp":1},{"brokerName":"b","queueId":4,"topic":"t"}:{"brokerOffset":8,"lastTimestamp":1},{"brokerName":"b","queueId":5,"topic":"t"}:null,{"brokerName":"b","queueId":6,"topic":"t"}:{"brokerOffset":999999999999999999,"consumerOffset":-5,"lastTimestamp":1234567890123456789},{"brokerName":"b","queueId":7,"topic":"t"q"}:{"brokerOffset":1,"consumerOffset":0,"lastTimestamp":0},{"brokerName":"b","queueId":8,"topic":"t"}:{"brokerOffset":1.0,"consumerOffset":0,"lastTimestamp":0},{"brokerName":"b","queueId":-0,"topic":"t"}:{"brokerOffset":1,"consumerOffset":00,"lastTimestamp":0}}}"#,
+        r#"{"offsetTable":{{"brokerName":"b","queueId":1,"topic":"t"}:{"brokerOffset":5,"consumerOffset":4,"lastTimestamp":9,"pullOffset":4,"pullOffset":5}}}"#,
+        r#"{"offsetTable":{{"brokerName":"b","queueId":1,"topic":"t"}:{"brokerOffset":5,"consumerOffset":4,"lastTimestamp":9}, }}"#,
+        r#"{"offsetTable":{ }}"#,
         r#"{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t"}:{"brokerOffset":1}},"x":{0:1}}"#,
         r#"{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t"}:{"brokerOffset":1}}"#,
         r#"{"offsetTable":[[{"brokerName":"b","queueId":0,"topic":"t"},{"brokerOffset":1}]]}"#,

@@ -122,8 +122,9 @@ impl<'a> Reader<'a> {
         self.b.get(self.i).copied()
     }
 
+    /// Consumes `c`, after whitespace, if it comes next.
     #[inline]
-    fn eat(&mut self, c: u8) -> Option<()> {
+    pub fn eat(&mut self, c: u8) -> Option<()> {
         (self.peek()? == c).then(|| self.i += 1)
     }
 
@@ -235,6 +236,71 @@ impl<'a> Reader<'a> {
         } else {
             None
         }
+    }
+
+    /// Where the reader is, to come back to with [`Self::rewind`] when a layout guess fails.
+    #[inline]
+    pub fn pos(&self) -> usize {
+        self.i
+    }
+
+    #[inline]
+    pub fn rewind(&mut self, pos: usize) {
+        self.i = pos;
+    }
+
+    /// Consumes `bytes` if they come next exactly (no whitespace skipped): for matching a
+    /// serializer's fixed layout, e.g. `,"queueId":`, in one comparison.
+    #[inline]
+    pub fn exact(&mut self, bytes: &[u8]) -> bool {
+        if self.b.get(self.i..self.i + bytes.len()) == Some(bytes) {
+            self.i += bytes.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The contents of a string whose opening quote was just consumed, if it has no escape or
+    /// control character and is UTF-8 (what [`Self::str`] borrows), through its closing quote.
+    #[inline]
+    pub fn plain_str_rest(&mut self) -> Option<&'a str> {
+        let start = self.i;
+        let end = find_stop(self.b, start)?;
+        if self.b[end] != b'"' {
+            return None;
+        }
+        let s = std::str::from_utf8(&self.b[start..end]).ok()?;
+        self.i = end + 1;
+        Some(s)
+    }
+
+    /// An integer of at most 18 digits in strict grammar that [`Self::num`] would read as
+    /// `Num::Int` (so not `-0`, and not followed by a fraction or exponent).
+    #[inline]
+    pub fn plain_int(&mut self) -> Option<i64> {
+        let b = self.b;
+        let mut j = self.i;
+        let neg = b.get(j) == Some(&b'-');
+        j += neg as usize;
+        let start = j;
+        let mut mag: i64 = 0;
+        while let Some(&d) = b.get(j) {
+            if !d.is_ascii_digit() {
+                break;
+            }
+            if j - start == 18 {
+                return None;
+            }
+            mag = mag * 10 + (d - b'0') as i64;
+            j += 1;
+        }
+        let n = j - start;
+        if n == 0 || (n > 1 && b[start] == b'0') || matches!(b.get(j), Some(b'.' | b'e' | b'E')) || (neg && mag == 0) {
+            return None;
+        }
+        self.i = j;
+        Some(if neg { -mag } else { mag })
     }
 
     /// A number in strict JSON grammar (no leading zeros, no `+`, no bare `.5`, finite).
@@ -518,6 +584,45 @@ mod tests {
         let v = r.scalar()?;
         r.end()?;
         Some(v)
+    }
+
+    /// `plain_int` reads exactly what `num` reads as `Num::Int`, and bails on everything else.
+    #[test]
+    fn plain_int_agrees_with_num() {
+        let cases = [
+            "0", "7", "-7", "10", "-0", "00", "01", "-", "", "1.5", "1e3", "2E1", "123456789012345678", "-123456789012345678",
+            "1234567890123456789", "9223372036854775807", "99999999999999999999", "12,", "12}", "x", "+1",
+        ];
+        for c in cases {
+            let mut a = Reader::new(c.as_bytes());
+            let mut b = Reader::new(c.as_bytes());
+            let fast = a.plain_int();
+            match b.num() {
+                Some(Num::Int(v)) if fast.is_some() => {
+                    assert_eq!(fast, Some(v), "{c:?}");
+                    assert_eq!(a.pos(), b.pos(), "{c:?}");
+                }
+                other => assert_eq!(fast, None, "{c:?}: num gave {other:?}"),
+            }
+        }
+        // Up to 18 digits must take the fast form (it is what fastjson writes for offsets).
+        assert_eq!(Reader::new(b"123456789012345678").plain_int(), Some(123456789012345678));
+    }
+
+    #[test]
+    fn exact_and_plain_strings() {
+        let mut r = Reader::new(br#"{"k":"v\"w","#);
+        assert!(!r.exact(br#"{"x""#));
+        assert!(r.exact(br#"{"k":""#));
+        assert_eq!(r.plain_str_rest(), None, "an escape is not plain");
+        r.rewind(0);
+        assert!(r.exact(br#"{"k":""#) && r.exact(b"v"));
+        let mut r = Reader::new("ünï\"rest".as_bytes());
+        assert_eq!(r.plain_str_rest(), Some("ünï"));
+        assert!(r.exact(b"rest"));
+        assert_eq!(Reader::new(b"\xff\"").plain_str_rest(), None, "not UTF-8");
+        assert_eq!(Reader::new(b"a\tb\"").plain_str_rest(), None, "control character");
+        assert_eq!(Reader::new(b"open").plain_str_rest(), None, "unterminated");
     }
 
     #[test]

@@ -225,6 +225,31 @@ fn offset_table<'a, S: Sink<'a>>(r: &mut Reader<'a>, out: &mut S) -> Option<()> 
     if r.null() {
         return Some(());
     }
+    // Java's fastjson layout first, entry by entry; anything else takes the general reader.
+    if r.exact(b"{}") {
+        return Some(());
+    }
+    if r.exact(b"{") {
+        loop {
+            let at = r.pos();
+            match fastjson_entry(r) {
+                Some((mq, ow)) => out.row(mq, ow),
+                None => {
+                    r.rewind(at);
+                    let mq = message_queue(r)?;
+                    r.eat(b':')?;
+                    if !r.null() {
+                        let ow = offset_wrapper(r)?;
+                        out.row(mq, ow);
+                    }
+                }
+            }
+            if r.eat(b'}').is_some() {
+                return Some(());
+            }
+            r.eat(b',')?;
+        }
+    }
     r.object_keyed(message_queue, |r, mq| {
         if r.null() {
             return Some(());
@@ -233,6 +258,44 @@ fn offset_table<'a, S: Sink<'a>>(r: &mut Reader<'a>, out: &mut S) -> Option<()> 
         out.row(mq, ow);
         Some(())
     })
+}
+
+/// One offset-table entry exactly as Java's fastjson writes it, fields in name order and no
+/// whitespace: `{"brokerName":"b","queueId":0,"topic":"t"}:{"brokerOffset":1,"consumerOffset":1,
+/// "lastTimestamp":0[,"pullOffset":0]}`. The values are what the general reader would make of
+/// the same text; `None` (the caller rewinds) for any other layout or value form.
+#[inline]
+fn fastjson_entry<'a>(r: &mut Reader<'a>) -> Option<(Mq<'a>, OffsetWrapper)> {
+    if !r.exact(b"{\"brokerName\":\"") {
+        return None;
+    }
+    let broker_name = r.plain_str_rest()?;
+    if !r.exact(b",\"queueId\":") {
+        return None;
+    }
+    let queue_id = r.plain_int()?.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+    if !r.exact(b",\"topic\":\"") {
+        return None;
+    }
+    let topic = r.plain_str_rest()?;
+    if !r.exact(b"}:{\"brokerOffset\":") {
+        return None;
+    }
+    let broker_offset = r.plain_int()?;
+    if !r.exact(b",\"consumerOffset\":") {
+        return None;
+    }
+    let consumer_offset = r.plain_int()?;
+    if !r.exact(b",\"lastTimestamp\":") {
+        return None;
+    }
+    let last_timestamp = r.plain_int()?;
+    let pull_offset = if r.exact(b",\"pullOffset\":") { Some(r.plain_int()?) } else { None };
+    if !r.exact(b"}") {
+        return None;
+    }
+    let mq = Mq { topic: Cow::Borrowed(topic), broker_name: Cow::Borrowed(broker_name), queue_id };
+    Some((mq, OffsetWrapper { broker_offset, consumer_offset, pull_offset, last_timestamp }))
 }
 
 fn message_queue<'a>(r: &mut Reader<'a>) -> Option<Mq<'a>> {
