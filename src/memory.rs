@@ -8,13 +8,18 @@
 //! a broker's queue rows at ~1,500 rows are ~110 KB and live for a cycle; from the heap they
 //! left ~22 MiB more resident after three cycles (BENCHMARKS.md §1, third session).
 
+/// Free memory at the top of a heap that is kept rather than handed back. Fixing the mmap
+/// threshold also fixes this one at glibc's 128 KiB, and every cycle then gave back and faulted
+/// in again the same few MiB of each worker thread's heap.
+const TRIM_THRESHOLD: i32 = 8 << 20;
+
 /// Applies the settings; call once at start, before the runtime allocates. Returns whether the
 /// allocator accepted them (always false off glibc, where nothing needs doing).
 pub fn tune_allocator() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // SAFETY: mallopt only changes allocator parameters; it is safe to call at any time.
-        unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024) == 1 }
+        unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024) == 1 && libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1 }
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     {
