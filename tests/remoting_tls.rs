@@ -108,3 +108,20 @@ async fn plaintext_server_with_tls_client_fails_cleanly() {
     let e = c.invoke(&addr, RemotingCommand::request(28)).await.unwrap_err();
     assert_eq!(e.outcome(), "tls", "{e}");
 }
+
+/// The collector's batch path over TLS: several requests in one write, every answer back, and
+/// the socket reused by the next batch.
+#[tokio::test]
+async fn batch_exchange_over_tls() {
+    let srv = tls_server(vec!["localhost".into()]).await;
+    let c = client(TlsOptions { insecure_skip_verify: true, ..Default::default() });
+    for round in 0..2 {
+        let mut got = Vec::new();
+        let cmds = vec![RemotingCommand::request(28), RemotingCommand::request(26), RemotingCommand::request(317)];
+        c.exchange(&srv.addr, cmds, |i, r| got.push((i, r.map(|r| r.body.to_vec()).map_err(|e| e.to_string()))))
+            .await;
+        got.sort_by_key(|g| g.0);
+        let want: Vec<_> = (0..3).map(|i| (i, Ok(b"tls-ok".to_vec()))).collect();
+        assert_eq!(got, want, "round {round}");
+    }
+}

@@ -376,6 +376,81 @@ mod tests {
         assert_eq!(r.ext_fields.get("Signature").map(String::as_str), Some("AL2pakQ4gJnpWeA42COL+SacNKk="));
     }
 
+    /// Runs one batch and returns each index's remark or error outcome, by index.
+    async fn batch(c: &RemotingClient, addr: &str, codes: &[i32]) -> Vec<Result<String, &'static str>> {
+        let mut got: Vec<Option<Result<String, &'static str>>> = vec![None; codes.len()];
+        let cmds = codes.iter().map(|&code| RemotingCommand::request(code)).collect();
+        c.exchange(addr, cmds, |i, r| {
+            assert!(got[i].is_none(), "index {i} answered twice");
+            got[i] = Some(r.map(|r| r.remark.unwrap_or_default()).map_err(|e| e.outcome()));
+        })
+        .await;
+        got.into_iter().map(|g| g.expect("every index answered")).collect()
+    }
+
+    #[tokio::test]
+    async fn batch_reuses_its_socket_and_replaces_a_stale_one_once() {
+        // The server closes each connection after 3 answers: the next batch finds its pooled
+        // socket closed before any answer, and must get its answers on a fresh one.
+        let (addr, _h) = server(3, 0).await;
+        let c = RemotingClient::new(ClientOptions::default()).unwrap();
+        for round in 0..3 {
+            assert_eq!(batch(&c, &addr, &[28, 26, 317]).await, vec![Ok("r28".into()), Ok("r26".into()), Ok("r317".into())], "round {round}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn batch_answers_what_came_and_fails_the_rest_with_the_cause() {
+        // Two answers, then the server hangs up: the third request gets the transport error.
+        let (addr, _h) = server(2, 0).await;
+        let c = RemotingClient::new(ClientOptions::default()).unwrap();
+        assert_eq!(batch(&c, &addr, &[28, 26, 317]).await, vec![Ok("r28".into()), Ok("r26".into()), Err("transport")]);
+        // A non-success code is a typed error for that index only.
+        let (addr, _h) = server(100, 3).await;
+        assert_eq!(batch(&c, &addr, &[28, 907]).await, vec![Err("unsupported"), Err("unsupported")]);
+    }
+
+    #[tokio::test]
+    async fn batch_deadline_times_out_every_unanswered_request() {
+        // Accepts and never answers.
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let _h = tokio::spawn(async move {
+            let mut held = Vec::new();
+            loop {
+                held.push(l.accept().await.unwrap().0);
+            }
+        });
+        let c = RemotingClient::new(ClientOptions { request_timeout: Duration::from_millis(200), ..Default::default() }).unwrap();
+        let t = Instant::now();
+        let mut got = Vec::new();
+        c.exchange(&addr, vec![RemotingCommand::request(28), RemotingCommand::request(317)], |i, r| got.push((i, r.unwrap_err())))
+            .await;
+        assert!(t.elapsed() < Duration::from_secs(2), "one deadline for the batch: {:?}", t.elapsed());
+        assert_eq!(got.len(), 2);
+        for (i, e) in &got {
+            let want = [28, 317][*i];
+            assert!(matches!(e, RemotingError::Timeout { code, .. } if *code == want), "{e}");
+        }
+    }
+
+    #[tokio::test]
+    async fn batch_requests_are_signed() {
+        let (addr, _h) = server(100, 0).await;
+        let opts = ClientOptions {
+            acl: Some(AclCredentials { access_key: "ak".into(), secret_key: "sk".into(), security_token: None }),
+            ..Default::default()
+        };
+        let c = RemotingClient::new(opts).unwrap();
+        let mut sigs = Vec::new();
+        c.exchange(&addr, vec![RemotingCommand::request(28), RemotingCommand::request(28)], |_, r| {
+            sigs.push(r.unwrap().ext_fields.get("Signature").cloned())
+        })
+        .await;
+        assert_eq!(sigs, vec![Some("AL2pakQ4gJnpWeA42COL+SacNKk=".to_string()); 2]);
+    }
+
     #[tokio::test]
     async fn connection_refused_is_connect_error() {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
