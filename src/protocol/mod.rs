@@ -19,7 +19,7 @@ pub mod consume_stats;
 pub mod error;
 pub mod ha_status;
 pub mod lenient_json;
-mod strict_json;
+pub(crate) mod strict_json;
 #[cfg(test)]
 mod fast_path_tests;
 #[cfg(test)]

@@ -340,6 +340,90 @@ impl Scalar {
 }
 
 fn parse_json_header(header: &[u8]) -> Result<RemotingCommand, FrameError> {
+    match json_header_fast(header) {
+        Some(cmd) => Ok(cmd),
+        None => parse_json_header_serde(header),
+    }
+}
+
+/// Every answer has a JSON header, and serde's per-header costs (a `String` per key, a map of
+/// `Scalar`s) are a noticeable share of a cycle: the usual headers are read with the strict
+/// reader instead, which gives up (`None`, serde decides) on anything it does not read exactly
+/// as serde would: duplicate fields, floats, nested values, out-of-range numbers.
+fn json_header_fast(header: &[u8]) -> Option<RemotingCommand> {
+    use crate::protocol::strict_json::{Num, Reader, Scalar as S};
+    let int = |r: &mut Reader<'_>| match r.scalar()? {
+        S::Num(Num::Int(v)) => i32::try_from(v).ok(),
+        _ => None,
+    };
+    let text = |r: &mut Reader<'_>| match r.scalar()? {
+        S::Null => Some(None),
+        S::Str(s) => Some(Some(s.into_owned())),
+        _ => None,
+    };
+    let mut cmd = RemotingCommand {
+        code: 0,
+        language: String::new(),
+        version: 0,
+        opaque: 0,
+        flag: 0,
+        remark: None,
+        ext_fields: BTreeMap::new(),
+        body: Bytes::new(),
+        serialize_type: SerializeType::Json,
+    };
+    let mut language = None;
+    let mut seen = 0u8;
+    let mut r = Reader::new(header);
+    r.object(|r, key| {
+        let bit = match key {
+            b"code" => 1,
+            b"language" => 2,
+            b"version" => 4,
+            b"opaque" => 8,
+            b"flag" => 16,
+            b"remark" => 32,
+            b"extFields" => 64,
+            _ => return r.skip_field(key),
+        };
+        if seen & bit != 0 {
+            return None;
+        }
+        seen |= bit;
+        match bit {
+            1 => cmd.code = int(r)?,
+            2 => language = text(r)?,
+            4 => cmd.version = int(r)?,
+            8 => cmd.opaque = int(r)?,
+            16 => cmd.flag = int(r)?,
+            32 => cmd.remark = text(r)?,
+            _ => {
+                if r.null() {
+                    return Some(());
+                }
+                let fields = &mut cmd.ext_fields;
+                r.object_with_keys(|r, k| {
+                    let v = match r.scalar()? {
+                        S::Null => return Some(()),
+                        S::Str(s) => s.into_owned(),
+                        S::Bool(b) => b.to_string(),
+                        S::Num(Num::Int(i)) => i.to_string(),
+                        _ => return None,
+                    };
+                    fields.insert(k.into_owned(), v);
+                    Some(())
+                })?;
+            }
+        }
+        Some(())
+    })?;
+    r.end()?;
+    cmd.language = language.unwrap_or_else(|| "JAVA".to_string());
+    Some(cmd)
+}
+
+/// The general header reader: any JSON serde accepts for these fields.
+fn parse_json_header_serde(header: &[u8]) -> Result<RemotingCommand, FrameError> {
     #[derive(Deserialize, Default)]
     #[serde(default, rename_all = "camelCase")]
     struct In {
@@ -504,6 +588,66 @@ mod tests {
             assert_eq!(got, cmd);
             assert!(buf.is_empty());
         }
+    }
+
+    /// The strict header reader must agree with serde whenever it accepts a header, and accept
+    /// the headers Java and rocketmq-rust actually send.
+    #[test]
+    fn fast_json_header_agrees_with_serde() {
+        let headers: &[&str] = &[
+            r#"{"code":0,"flag":1,"language":"JAVA","opaque":3,"serializeTypeCurrentRPC":"JSON","version":475}"#,
+            r#"{"code":1,"extFields":{"a":"x","n":7,"b":true,"z":null},"flag":1,"language":"JAVA","opaque":9,"remark":"boom \"quoted\" \u00e9","serializeTypeCurrentRPC":"JSON","version":399}"#,
+            r#"{"code":0,"language":"RUST","version":0,"opaque":1,"flag":1,"remark":null,"extFields":null,"serializeTypeCurrentRPC":"JSON"}"#,
+            r#"{ "code" : 17 , "flag" : 1 , "opaque" : -5 }"#,
+            r#"{"code":0,"code":1}"#,
+            r#"{"code":1.0,"flag":1}"#,
+            r#"{"code":-0,"flag":1}"#,
+            r#"{"code":2147483648}"#,
+            r#"{"code":"0"}"#,
+            r#"{"code":null}"#,
+            r#"{"language":7}"#,
+            r#"{"extFields":{"f":1.5}}"#,
+            r#"{"extFields":{"n":{"deep":1}}}"#,
+            r#"{"extFields":{"k":"1","k":"2"}}"#,
+            r#"{"extFields":[]}"#,
+            r#"{"unknown":{"x":[1,2,{"y":null}]},"code":3}"#,
+            r#"{"$ref":"$"}"#,
+            r#"{"code":0} trailing"#,
+            r#"[]"#,
+            r#"{}"#,
+        ];
+        let mut rng = crate::protocol::test_rng::XorShift(0x5EED_1234_ABCD_0001);
+        let mut accepted = 0;
+        for (n, h) in headers.iter().enumerate() {
+            let mut cases = vec![h.as_bytes().to_vec()];
+            for _ in 0..300 {
+                let mut m = h.as_bytes().to_vec();
+                match rng.next() % 3 {
+                    0 => m.truncate((rng.next() as usize) % (m.len() + 1)),
+                    1 => {
+                        let i = (rng.next() as usize) % m.len();
+                        m[i] = rng.pick(b"{}[]:,\"\\ 0123456789-.eEnultrfa\xff");
+                    }
+                    _ => {
+                        let i = (rng.next() as usize) % (m.len() + 1);
+                        m.insert(i, rng.pick(b" ,:\"0{}"));
+                    }
+                }
+                cases.push(m);
+            }
+            for (i, c) in cases.iter().enumerate() {
+                let slow = parse_json_header_serde(c);
+                match json_header_fast(c) {
+                    Some(fast) => {
+                        accepted += 1;
+                        assert_eq!(Ok(fast), slow, "header {n} case {i}: {:?}", String::from_utf8_lossy(c));
+                    }
+                    None if i == 0 && n < 4 => panic!("header {n} should take the fast path"),
+                    None => {}
+                }
+            }
+        }
+        assert!(accepted > 100, "the fast path accepted only {accepted} headers");
     }
 
     #[test]
