@@ -1,7 +1,7 @@
 //! One collection cycle: discover -> fetch every broker concurrently -> snapshot.
 //!
-//! Each broker group is fetched in its own task, each request bounded by the client's timeout,
-//! so a hung or garbage-speaking broker costs at most one timeout and only its own series.
+//! Each broker group is fetched in its own task, each node's batch of requests bounded by the
+//! client's timeout, so a hung or garbage-speaking broker costs at most one timeout and only its own series.
 
 pub mod discover;
 pub mod fetch;
