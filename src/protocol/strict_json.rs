@@ -173,7 +173,12 @@ impl<'a> Reader<'a> {
         out.extend_from_slice(&self.b[start..start + plain]);
         let mut i = start + plain;
         loop {
-            let c = *self.b.get(i)?;
+            // Plain runs between escapes are copied whole (a fastjson string nested in a string,
+            // as in the config answer's `version` header field, is mostly escapes apart).
+            let stop = find_stop(self.b, i)?;
+            out.extend_from_slice(&self.b[i..stop]);
+            i = stop;
+            let c = self.b[i];
             i += 1;
             match c {
                 b'"' => break,
@@ -213,7 +218,8 @@ impl<'a> Reader<'a> {
                     };
                     out.push(simple);
                 }
-                _ => out.push(c),
+                // find_stop stops only at a quote, a backslash or a control byte.
+                _ => return None,
             }
         }
         self.i = i;
