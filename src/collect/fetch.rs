@@ -15,7 +15,7 @@ use crate::remoting::RemotingError;
 use crate::snapshot::{topic_kind, BrokerNode, BrokerRuntime, HaConnection, QueueConsume, QueueMaxOffset, TopicKind};
 
 /// One address to fetch, with what discovery knows about it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NodeTarget {
     pub cluster: String,
     pub broker: String,

@@ -7,11 +7,10 @@ pub mod discover;
 pub mod fetch;
 pub mod ha_memo;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use futures::stream::{self, StreamExt};
 use regex::Regex;
 
 use crate::admin::Admin;
@@ -53,6 +52,9 @@ pub struct Collector {
     /// Sidecar mode: who each address said it is (from its config), for grouping next cycle.
     sidecar_identity: std::sync::Mutex<BTreeMap<String, (String, String, i64)>>,
     ha_memo: Arc<ha_memo::HaMemo>,
+    /// Cluster mode: the groups the last cycle's discovery named, fetched next cycle while
+    /// discovery runs again.
+    last_groups: std::sync::Mutex<Vec<Vec<NodeTarget>>>,
 }
 
 pub fn now_ms() -> i64 {
@@ -61,7 +63,7 @@ pub fn now_ms() -> i64 {
 
 impl Collector {
     pub fn new(admin: Admin, cfg: CollectConfig) -> Self {
-        Collector { admin, cfg, sidecar_identity: Default::default(), ha_memo: Default::default() }
+        Collector { admin, cfg, sidecar_identity: Default::default(), ha_memo: Default::default(), last_groups: Default::default() }
     }
 
     pub fn admin(&self) -> &Admin {
@@ -75,24 +77,47 @@ impl Collector {
         let sidecar = !self.cfg.brokers.is_empty();
         // NameServers are asked whenever configured: in sidecar mode only for their health and the
         // route check, since the brokers to fetch are the configured ones.
+        //
+        // The brokers to fetch are known before discovery answers: in sidecar mode from the
+        // flags, in cluster mode (usually) from the last cycle. Their fetches start at once, and
+        // discovery, which every fetch used to wait for, runs beside them. The snapshot still
+        // holds exactly the groups this cycle's discovery names: a group it no longer names is
+        // dropped (its fetch aborted), and a new or changed one is fetched when it appears.
+        //
+        // One task per group, not futures polled inside this one: decoding the answers is most
+        // of a cycle's CPU, and only separate tasks spread it over the runtime's threads. A
+        // semaphore keeps at most `--collect.concurrency` of them fetching.
+        let permits = Arc::new(tokio::sync::Semaphore::new(self.cfg.concurrency.max(1)));
+        let filters = Arc::new(self.cfg.filters.clone());
+        let start = |targets: Vec<NodeTarget>| {
+            let (admin, filters, memo, permits) = (self.admin.clone(), filters.clone(), self.ha_memo.clone(), permits.clone());
+            AbortOnDrop(tokio::spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                fetch::fetch_group(&admin, targets, &filters, &memo).await
+            }))
+        };
+        let early_groups = if sidecar { self.sidecar_groups() } else { self.last_groups.lock().unwrap().clone() };
+        let mut early: HashMap<Vec<NodeTarget>, AbortOnDrop<Vec<BrokerNode>>> =
+            early_groups.iter().map(|g| (g.clone(), start(g.clone()))).collect();
         let discovery = discover::discover(&self.admin, &self.cfg.namesrvs).await;
         let namesrvs = discovery.namesrvs;
-        let groups = if sidecar { self.sidecar_groups() } else { discovery.groups };
-
-        // One task per group, not futures polled inside this one: decoding the answers is most
-        // of a cycle's CPU, and only separate tasks spread it over the runtime's threads.
-        let filters = Arc::new(self.cfg.filters.clone());
-        let fetched: Vec<Vec<BrokerNode>> = stream::iter(groups.into_iter())
-            .map(|targets| {
-                let (admin, filters, memo) = (self.admin.clone(), filters.clone(), self.ha_memo.clone());
-                let fallback = targets.clone();
-                let task =
-                    AbortOnDrop(tokio::spawn(async move { fetch::fetch_group(&admin, targets, &filters, &memo).await }));
-                async move { task.join().await.unwrap_or_else(|e| failed_group(&fallback, &e)) }
+        let groups = if sidecar { early_groups } else { discovery.groups };
+        if !sidecar {
+            *self.last_groups.lock().unwrap() = groups.clone();
+        }
+        let tasks: Vec<(Vec<NodeTarget>, AbortOnDrop<Vec<BrokerNode>>)> = groups
+            .into_iter()
+            .map(|g| {
+                let task = early.remove(&g).unwrap_or_else(|| start(g.clone()));
+                (g, task)
             })
-            .buffer_unordered(self.cfg.concurrency.max(1))
-            .collect()
-            .await;
+            .collect();
+        // Groups discovery no longer names: their fetches are aborted here, unused.
+        drop(early);
+        let fetched: Vec<Vec<BrokerNode>> = futures::future::join_all(
+            tasks.into_iter().map(|(g, task)| async move { task.join().await.unwrap_or_else(|e| failed_group(&g, &e)) }),
+        )
+        .await;
         let mut brokers: Vec<BrokerNode> = fetched.into_iter().flatten().collect();
         brokers.sort_by(|a, b| (&a.cluster, &a.broker, a.broker_id).cmp(&(&b.cluster, &b.broker, b.broker_id)));
 
@@ -235,6 +260,34 @@ mod tests {
             concurrency: 8,
         };
         Collector::new(Admin::new(client), cfg)
+    }
+
+    /// The last cycle's brokers are fetched while discovery runs, but the snapshot holds what
+    /// this cycle's discovery names: a renamed broker shows under its new name only, once.
+    #[tokio::test]
+    async fn early_fetches_follow_this_cycles_discovery() {
+        use crate::remoting::codes::request::GET_BROKER_RUNTIME_INFO;
+        let sim = SimCluster::start(SimConfig::default()).await.unwrap();
+        let c = collector(&sim);
+        let names = |s: &Snapshot| s.brokers.iter().map(|b| (b.broker.clone(), b.broker_id)).collect::<Vec<_>>();
+        let first = c.collect().await;
+        assert!(first.brokers.iter().all(|b| b.up));
+        let before = names(&first);
+        let second = c.collect().await;
+        assert_eq!(names(&second), before, "same cluster, same snapshot");
+        assert_eq!(sim.requests_received("broker-a", 0, GET_BROKER_RUNTIME_INFO), 2, "one fetch per cycle, early or not");
+
+        // broker-a registers under a new name: the early fetch of "broker-a" is not used.
+        sim.with_state(|s| s.brokers.iter_mut().find(|b| b.name == "broker-a").unwrap().name = "broker-z".into());
+        let third = c.collect().await;
+        let got = names(&third);
+        assert!(!got.iter().any(|(b, _)| b == "broker-a"), "{got:?}");
+        let z: Vec<_> = third.brokers.iter().filter(|b| b.broker == "broker-z").collect();
+        assert_eq!(z.len(), before.iter().filter(|(b, _)| b == "broker-a").count(), "{got:?}");
+        assert!(z.iter().all(|b| b.up), "{:?}", z.iter().map(|b| &b.error).collect::<Vec<_>>());
+        assert_eq!(got.len(), before.len());
+        // The next cycle fetches it early under the new name.
+        assert_eq!(names(&c.collect().await), got);
     }
 
     #[tokio::test]
