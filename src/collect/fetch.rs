@@ -317,20 +317,46 @@ pub fn runtime(rt: &RuntimeInfo) -> BrokerRuntime {
     }
 }
 
+/// Shared copies of a broker's topic and group names. A broker usually has a few dozen, met
+/// run after run, so they are found by a scan (newest first: a group's runs follow each other)
+/// until there are enough to make hashing cheaper.
+#[derive(Default)]
+struct Interner {
+    names: Vec<std::sync::Arc<str>>,
+    index: Option<std::collections::HashSet<std::sync::Arc<str>>>,
+}
+
+impl Interner {
+    const SCAN: usize = 32;
+
+    fn get(&mut self, s: &str) -> std::sync::Arc<str> {
+        if let Some(index) = &mut self.index {
+            if let Some(a) = index.get(s) {
+                return a.clone();
+            }
+            let a: std::sync::Arc<str> = s.into();
+            index.insert(a.clone());
+            return a;
+        }
+        if let Some(a) = self.names.iter().rev().find(|a| a.len() == s.len() && ***a == *s) {
+            return a.clone();
+        }
+        let a: std::sync::Arc<str> = s.into();
+        self.names.push(a.clone());
+        if self.names.len() > Self::SCAN {
+            self.index = Some(self.names.drain(..).collect());
+        }
+        a
+    }
+}
+
 /// Flattens GET_BROKER_CONSUME_STATS into brokerConsumeStats rows, applying the filters.
 pub fn consume_rows(list: &ConsumeRows<'_>, filters: &Filters) -> Vec<QueueConsume> {
     use std::sync::Arc;
     let mut rows = Vec::with_capacity(list.rows.len());
     // One shared copy of each name per broker (see `QueueConsume`).
-    let mut names: std::collections::HashSet<Arc<str>> = std::collections::HashSet::new();
-    let mut intern = |s: &str| -> Arc<str> {
-        if let Some(a) = names.get(s) {
-            return a.clone();
-        }
-        let a: Arc<str> = s.into();
-        names.insert(a.clone());
-        a
-    };
+    let mut names = Interner::default();
+    let mut intern = |s: &str| names.get(s);
     // Rows come in runs of one (group, topic), a consume-stats entry's queues: names and the
     // filters' verdict are worked out once per run, not once per row.
     // (group, topic) of the run, and its shared names if the filters keep it.
@@ -394,6 +420,23 @@ mod tests {
         rows.sort();
         rows.dedup_by(|a, b| a.topic == b.topic && a.group == b.group && a.queue_id == b.queue_id);
         rows
+    }
+
+    /// Equal names share one copy before and after the interner switches from scanning to hashing.
+    #[test]
+    fn interner_shares_equal_names_across_the_switch_to_hashing() {
+        let mut i = Interner::default();
+        let names: Vec<String> = (0..100).map(|n| format!("name-{n}")).collect();
+        let first: Vec<_> = names.iter().map(|n| i.get(n)).collect();
+        assert!(i.index.is_some(), "100 names are past the scan");
+        for (n, a) in names.iter().zip(&first) {
+            let again = i.get(n);
+            assert_eq!(&*again, n.as_str());
+            assert!(std::sync::Arc::ptr_eq(a, &again), "{n}");
+        }
+        // Same length, different bytes: not confused.
+        let mut j = Interner::default();
+        assert_ne!(&*j.get("ab"), &*j.get("ba"));
     }
 
     /// Random bodies in wire shape (runs of one group and topic) with repeated names across runs,
