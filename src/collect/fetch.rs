@@ -64,30 +64,30 @@ async fn ask(admin: &Admin, addr: &str, consume: Option<&Filters>, ha: bool) -> 
         cmds.push(Admin::ha_status_request());
         cmds.len() - 1
     });
-    // Placeholders only: `exchange` answers every index, with an error if nothing else.
-    fn unanswered<T>(addr: &str) -> Result<T, RemotingError> {
-        Err(RemotingError::Closed { addr: addr.to_string() })
-    }
-    let mut out = Answers {
-        runtime: unanswered(addr),
-        config: unanswered(addr),
-        consume: consume.map(|_| unanswered(addr)),
-        ha: ha.then(|| unanswered(addr)),
-    };
+    let (mut runtime, mut config, mut consumed, mut ha_status) = (None, None, None, None);
     admin
         .client()
         .exchange(addr, cmds, |i, answer| match i {
-            0 => out.runtime = answer.and_then(|r| Admin::decode_runtime_info(addr, &r)),
-            1 => out.config = answer.and_then(|r| Admin::decode_broker_config_keys(addr, &r, CONFIG_KEYS)),
+            0 => runtime = Some(answer.and_then(|r| Admin::decode_runtime_info(addr, &r))),
+            1 => config = Some(answer.and_then(|r| Admin::decode_broker_config_keys(addr, &r, CONFIG_KEYS))),
             i if Some(i) == consume_at => {
                 let filters = consume.expect("asked with filters");
-                out.consume = Some(answer.and_then(|r| Admin::decode_broker_consume_rows(addr, &r, |rows| consume_rows(&rows, filters))));
+                consumed = Some(answer.and_then(|r| Admin::decode_broker_consume_rows(addr, &r, |rows| consume_rows(&rows, filters))));
             }
-            i if Some(i) == ha_at => out.ha = Some(Admin::decode_ha_status(addr, answer)),
+            i if Some(i) == ha_at => ha_status = Some(Admin::decode_ha_status(addr, answer)),
             _ => {}
         })
         .await;
-    out
+    // `exchange` answers every index (with an error if nothing else); this is only its fallback.
+    fn or_unanswered<T>(v: Option<Result<T, RemotingError>>, addr: &str) -> Result<T, RemotingError> {
+        v.unwrap_or_else(|| Err(RemotingError::Closed { addr: addr.to_string() }))
+    }
+    Answers {
+        runtime: or_unanswered(runtime, addr),
+        config: or_unanswered(config, addr),
+        consume: consume.map(|_| or_unanswered(consumed, addr)),
+        ha: ha.then(|| or_unanswered(ha_status, addr)),
+    }
 }
 
 fn base(t: &NodeTarget) -> BrokerNode {

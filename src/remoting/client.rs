@@ -188,8 +188,7 @@ impl RemotingClient {
         let deadline = started + timeout;
         let codes: Vec<i32> = cmds.iter().map(|c| c.code).collect();
         let mut answered = vec![false; cmds.len()];
-        let pooled = self.inner.owned.lock().unwrap().remove(addr);
-        let mut conn = pooled;
+        let mut conn = self.inner.owned.lock().unwrap().remove(addr);
         let mut retried = false;
         let failure = loop {
             let fresh = conn.is_none();
