@@ -40,7 +40,10 @@ const CYCLE_RUNS: usize = 21;
 const DEFAULT_ROWS: usize = 1400;
 /// Cycles of the RSS run: back to back they all fall inside the default 60 s drain window, so
 /// the history holds one whole snapshot and five past cycles, more than a 15 s interval keeps.
-const CYCLES: usize = 6;
+const CYCLES: usize = 12;
+/// The daemon's `--collect.interval` and `--drain.window` defaults, whose ratio the RSS run keeps.
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
+const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
 
 type AnyResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -56,6 +59,10 @@ struct Row {
 fn row(bench: &str, target: &str, measured: String, baseline: String, ratio: String) -> Row {
     Row { bench: bench.into(), target: target.into(), measured, baseline, ratio }
 }
+
+/// The daemon's allocator (the sim child process, the same binary, uses it too).
+#[global_allocator]
+static GLOBAL: rocketmq_exporter::memory::SplitAlloc = rocketmq_exporter::memory::SplitAlloc;
 
 fn main() -> AnyResult<()> {
     // As the daemon does at start (the RSS figures depend on it). SCALE_DEFAULT_MALLOC=1 keeps
@@ -935,7 +942,7 @@ async fn bench_rss(rows: usize) -> AnyResult<Vec<Row>> {
     let ns = child.ns.clone();
     let child_pid = child.pid().to_string();
 
-    let pipeline = Pipeline::new(
+    let mut pipeline = Pipeline::new(
         Arc::into_inner(collector(&ns, 256, Duration::from_secs(120))?).expect("not shared yet"),
         DrainConfig::default(),
         RenderOptions::default(),
@@ -943,8 +950,25 @@ async fn bench_rss(rows: usize) -> AnyResult<Vec<Row>> {
     );
     let mut table = Vec::new();
     let mut lines = Vec::new();
-    for cycle in 1..=CYCLES {
+    // SCALE_RSS_CYCLES: more or fewer cycles.
+    let cycles: usize = std::env::var("SCALE_RSS_CYCLES").ok().and_then(|s| s.parse().ok()).unwrap_or(CYCLES);
+    // The daemon's schedule, scaled in time: cycles start a period apart and the drain window is
+    // four periods (the defaults: 15 s and 60 s), so the history holds as many past cycles as the
+    // daemon's does. Back to back with a 60 s window, every cycle would add one more.
+    let mut period = Duration::ZERO;
+    let mut next = tokio::time::Instant::now();
+    for cycle in 1..=cycles {
+        tokio::time::sleep_until(next).await;
+        let t = Instant::now();
         let snap = pipeline.cycle().await;
+        if cycle == 1 {
+            period = (t.elapsed() * 2).max(Duration::from_millis(200));
+            let window = period * (DEFAULT_WINDOW.as_millis() / DEFAULT_INTERVAL.as_millis()) as u32;
+            pipeline.drain.window = rss_window().unwrap_or(window);
+            *pipeline.history.lock().unwrap() = rocketmq_exporter::drain::History::new(pipeline.drain.window);
+            lines.push(format!("period {} (2 × cycle 1), drain window {}", ms(period), ms(pipeline.drain.window)));
+        }
+        next = tokio::time::Instant::from_std(t) + period;
         check_complete(&snap, BROKERS)?;
         let rows_n = rows_of(&snap);
         drop(snap);
@@ -956,6 +980,7 @@ async fn bench_rss(rows: usize) -> AnyResult<Vec<Row>> {
             libc::malloc_trim(0);
         }
         let (rss, hwm) = rss_of("self");
+        let past = pipeline.history.lock().unwrap().past().len();
         let expo = pipeline.state.exposition.load_full().ok_or("nothing published")?;
         let held = (expo.body.len() + expo.gzip.len()) as u64;
         let series = count_series(&expo.body);
@@ -963,12 +988,12 @@ async fn bench_rss(rows: usize) -> AnyResult<Vec<Row>> {
         let beyond = rss_untrimmed.saturating_sub(held);
         let beyond_trimmed = rss.saturating_sub(held);
         lines.push(format!(
-            "after cycle {cycle}: {rows_n} rows, {series} series; VmRSS {} (untrimmed), {} after malloc_trim; VmHWM {}; exposition {} (body {} + gzip {}); \
+            "after cycle {cycle}: {rows_n} rows, {series} series, {past} past cycles held; VmRSS {} (untrimmed), {} after malloc_trim; VmHWM {}; exposition {} (body {} + gzip {}); \
              RSS beyond exposition {} untrimmed, {} trimmed; beyond exposition and the pre-start RSS {}",
             mib(rss_untrimmed), mib(rss), mib(hwm), mib(held), mib(expo.body.len() as u64), mib(expo.gzip.len() as u64), mib(beyond),
             mib(beyond_trimmed), mib(beyond.saturating_sub(rss0))
         ));
-        if cycle == 1 || cycle == 3 || cycle == CYCLES {
+        if cycle == 1 || cycle == 3 || cycle == 6 || cycle == cycles {
             table.push(row(
                 &format!("5. RSS after cycle {cycle}, {:.2} M series", series as f64 / 1e6),
                 "≤ 64 MiB beyond the body",
@@ -992,7 +1017,7 @@ async fn bench_rss(rows: usize) -> AnyResult<Vec<Row>> {
         libc::malloc_trim(0);
     }
     let (rss_closed, _) = rss_of("self");
-    lines.push(format!("after cycle {CYCLES} and closing every pooled connection: VmRSS {}", mib(rss_closed)));
+    lines.push(format!("after cycle {cycles} and closing every pooled connection: VmRSS {}", mib(rss_closed)));
     let (sim_rss, sim_hwm) = rss_of(&child_pid);
     stop_sim(child);
     println!("RSS before anything started: {}", mib(rss0));
@@ -1003,3 +1028,8 @@ async fn bench_rss(rows: usize) -> AnyResult<Vec<Row>> {
     Ok(table)
 }
 
+
+/// SCALE_RSS_WINDOW_MS: another drain window for the RSS run than four periods.
+fn rss_window() -> Option<Duration> {
+    std::env::var("SCALE_RSS_WINDOW_MS").ok().and_then(|s| s.parse().ok()).map(Duration::from_millis)
+}

@@ -5,6 +5,10 @@ use clap::Parser;
 use rocketmq_exporter::cli::{Cli, Command};
 use rocketmq_exporter::{commands, daemon};
 
+/// Small blocks from mimalloc, large ones from glibc (see `memory`).
+#[global_allocator]
+static GLOBAL: rocketmq_exporter::memory::SplitAlloc = rocketmq_exporter::memory::SplitAlloc;
+
 fn main() {
     rocketmq_exporter::memory::tune_allocator();
     let cli = Cli::parse();
