@@ -38,12 +38,11 @@ const LATENCY_ROWS: usize = 50;
 /// Cycles per median in benchmark 1 (the serial baseline takes 5: each of its cycles is ~4 s).
 const CYCLE_RUNS: usize = 21;
 const DEFAULT_ROWS: usize = 1400;
-/// Cycles of the RSS run: back to back they all fall inside the default 60 s drain window, so
-/// the history holds one whole snapshot and five past cycles, more than a 15 s interval keeps.
+/// Cycles of the RSS run, paced so that the history holds what the daemon's does (bench_rss).
 const CYCLES: usize = 12;
-/// The daemon's `--collect.interval` and `--drain.window` defaults, whose ratio the RSS run keeps.
+/// The daemon's `--collect.interval` default; with the default drain window it sets how many
+/// past cycles the RSS run keeps.
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
-const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
 
 type AnyResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -963,7 +962,7 @@ async fn bench_rss(rows: usize) -> AnyResult<Vec<Row>> {
         let snap = pipeline.cycle().await;
         if cycle == 1 {
             period = (t.elapsed() * 2).max(Duration::from_millis(200));
-            let window = period * (DEFAULT_WINDOW.as_millis() / DEFAULT_INTERVAL.as_millis()) as u32;
+            let window = period * (DrainConfig::default().window.as_millis() / DEFAULT_INTERVAL.as_millis()) as u32;
             pipeline.drain.window = rss_window().unwrap_or(window);
             *pipeline.history.lock().unwrap() = rocketmq_exporter::drain::History::new(pipeline.drain.window);
             lines.push(format!("period {} (2 × cycle 1), drain window {}", ms(period), ms(pipeline.drain.window)));
@@ -1027,7 +1026,6 @@ async fn bench_rss(rows: usize) -> AnyResult<Vec<Row>> {
     println!("sim child process: VmRSS {} VmHWM {} (not part of the figures above)", mib(sim_rss), mib(sim_hwm));
     Ok(table)
 }
-
 
 /// SCALE_RSS_WINDOW_MS: another drain window for the RSS run than four periods.
 fn rss_window() -> Option<Duration> {

@@ -5,7 +5,7 @@ use clap::Parser;
 use rocketmq_exporter::cli::{Cli, Command};
 use rocketmq_exporter::{commands, daemon};
 
-/// Small blocks from mimalloc, large ones from glibc (see `memory`).
+/// Blocks under 1 KiB from mimalloc, the others from glibc (see `memory`).
 #[global_allocator]
 static GLOBAL: rocketmq_exporter::memory::SplitAlloc = rocketmq_exporter::memory::SplitAlloc;
 
