@@ -4,6 +4,7 @@
 //! cargo run --release --example scale -- all            # 1-4 here, 5 in a child process
 //! cargo run --release --example scale -- collect        # 1. cycle over 200 brokers answering after 20 ms (+ floor)
 //! cargo run --release --example scale -- profile-collect <latency_ms>  # 50 cycles (PROFILE_CYCLES), sim in a child, for a profiler
+//! cargo run --release --example scale -- timeline [latency_ms]  # where 1.'s time goes: request reads, answer writes, cycle end
 //! cargo run --release --example scale -- requests       # 2. requests per broker per cycle
 //! cargo run --release --example scale -- render [rows]  # 3. render throughput (+ prometheus crate baseline)
 //! cargo run --release --example scale -- serve [rows]   # 4. /metrics latency over loopback
@@ -29,6 +30,7 @@ use rocketmq_exporter::drain::{self, DrainConfig};
 use rocketmq_exporter::remoting::{ClientOptions, RemotingClient};
 use rocketmq_exporter::render::{self, RenderOptions};
 use rocketmq_exporter::serve::{self, Exposition, HttpConfig, ServeState};
+use rocketmq_exporter::sim::server::{monotonic_ns, Timeline};
 use rocketmq_exporter::sim::{Fault, SimCluster, SimConfig};
 use rocketmq_exporter::snapshot::Snapshot;
 
@@ -100,7 +102,9 @@ fn main() -> AnyResult<()> {
             let n: usize = std::env::var("PROFILE_CYCLES").ok().and_then(|s| s.parse().ok()).unwrap_or(50);
             let r = time_cycles_at_sim(&c, n, BROKERS, || child.take_slowest_answer()).await;
             let cpu = (cpu_time() - cpu0) / (n as u32 + 1);
-            if let Ok((_, _, _, snap)) = &r {
+            // PROFILE_NO_FLOOR: the exporter's cycles only (a profile without the floor client's).
+            let floor = std::env::var_os("PROFILE_NO_FLOOR").is_none();
+            if let (true, Ok((_, _, _, snap))) = (floor, &r) {
                 let cpu1 = cpu_time();
                 let (f, pairs) = floor_median(snap, n, || child.take_slowest_answer()).await?;
                 let (slowest, vs) = slowest_medians(&pairs);
@@ -121,6 +125,21 @@ fn main() -> AnyResult<()> {
                 ms(slowest)
             );
             AnyResult::Ok(())
+        })?,
+        // Where a cycle's time goes: in process, then with the sim in a child (arg: latency ms).
+        "timeline" => rt.block_on(async {
+            let latency = Duration::from_millis(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20));
+            let n: usize = std::env::var("PROFILE_CYCLES").ok().and_then(|s| s.parse().ok()).unwrap_or(CYCLE_RUNS);
+            let sim = SimCluster::start(SimConfig::scale(BROKERS, LATENCY_ROWS)).await?;
+            sim.set_fault_all_brokers(Fault::Latency(latency));
+            let c = collector(&sim.namesrv_addr().to_string(), 256, Duration::from_secs(10))?;
+            bench_timeline("sim in process", &c, n, || Ok((sim.take_slowest_answer(), sim.take_timeline()))).await?;
+            sim.shutdown().await;
+            let mut child = spawn_sim(LATENCY_ROWS, latency)?;
+            let c = collector(&child.ns, 256, Duration::from_secs(10))?;
+            let r = bench_timeline("sim in a child", &c, n, || Ok((child.take_slowest_answer()?, child.take_timeline()?))).await;
+            stop_sim(child);
+            r
         })?,
         "all" => {
             table.extend(rt.block_on(bench_collect())?);
@@ -243,6 +262,72 @@ async fn timed_cycle(c: &Arc<Collector>) -> AnyResult<(Duration, Snapshot)> {
         (t.elapsed(), s)
     })
     .await?)
+}
+
+/// Per cycle, on one clock: cycle start -> first request read -> last request read -> last
+/// answer written -> cycle end; prints the medians of each step.
+async fn bench_timeline(
+    label: &str,
+    c: &Arc<Collector>,
+    n: usize,
+    mut take: impl FnMut() -> AnyResult<(Duration, Option<Timeline>)>,
+) -> AnyResult<()> {
+    let snap = c.collect().await;
+    check_complete(&snap, BROKERS)?;
+    take()?;
+    let (mut first, mut last, mut written, mut end, mut slowest) = (vec![], vec![], vec![], vec![], vec![]);
+    for _ in 0..n {
+        let c = c.clone();
+        let (t0, t1, s) = tokio::spawn(async move {
+            let t0 = monotonic_ns();
+            let s = c.collect().await;
+            (t0, monotonic_ns(), s)
+        })
+        .await?;
+        check_complete(&s, BROKERS)?;
+        let (sl, tl) = take()?;
+        let tl = tl.ok_or("sim read nothing")?;
+        let at = |ns: u64| Duration::from_nanos(ns.saturating_sub(t0));
+        first.push(at(tl.first_read_ns));
+        last.push(at(tl.last_read_ns));
+        written.push(at(tl.last_written_ns));
+        end.push(at(t1));
+        slowest.push(sl);
+    }
+    println!(
+        "{label}: medians of {n} cycles from cycle start: first request read {}, last request read {}, slowest answer {}, last answer written {}, cycle end {}",
+        ms(median(first)),
+        ms(median(last)),
+        ms(median(slowest)),
+        ms(median(written)),
+        ms(median(end))
+    );
+    // The floor client against the same brokers.
+    let mut targets = floor_targets(&snap).await?;
+    let (mut first, mut last, mut written, mut end) = (vec![], vec![], vec![], vec![]);
+    for i in 0..=n {
+        let t0 = monotonic_ns();
+        let (_, back) = tokio::spawn(floor_cycle(targets)).await??;
+        let t1 = monotonic_ns();
+        targets = back;
+        let (_, tl) = take()?;
+        let tl = tl.ok_or("sim read nothing")?;
+        if i > 0 {
+            let at = |ns: u64| Duration::from_nanos(ns.saturating_sub(t0));
+            first.push(at(tl.first_read_ns));
+            last.push(at(tl.last_read_ns));
+            written.push(at(tl.last_written_ns));
+            end.push(at(t1));
+        }
+    }
+    println!(
+        "{label}, floor client: first request read {}, last request read {}, last answer written {}, cycle end {}",
+        ms(median(first)),
+        ms(median(last)),
+        ms(median(written)),
+        ms(median(end))
+    );
+    Ok(())
 }
 
 /// Medians of the sim's per-cycle slowest answer and of the cycle / slowest-answer ratio.
@@ -857,6 +942,16 @@ fn mib(b: u64) -> String {
 /// Child process for `rss`: runs the simulated cluster, prints its NameServer address, serves
 /// until stdin closes.
 fn sim_server(rows: usize, latency: Duration) -> AnyResult<()> {
+    // SCALE_SIM_CPU=<n>: the sim on that CPU only (threads created later inherit it), for
+    // runs where the brokers do not take the exporter's cores (run the exporter under taskset).
+    if let Some(cpu) = std::env::var("SCALE_SIM_CPU").ok().and_then(|s| s.parse::<usize>().ok()) {
+        // SAFETY: a zeroed cpu_set_t is a valid empty set; the calls only read and write it.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        }
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {
         let sim = SimCluster::start(SimConfig::scale(BROKERS, rows)).await?;
@@ -870,10 +965,13 @@ fn sim_server(rows: usize, latency: Duration) -> AnyResult<()> {
         let s2 = sim.clone();
         tokio::task::spawn_blocking(move || {
             for line in std::io::stdin().lines() {
-                if line.is_err() {
-                    break;
+                let Ok(line) = line else { break };
+                if line == "timeline" {
+                    let t = s2.take_timeline().map_or((0, 0, 0), |t| (t.first_read_ns, t.last_read_ns, t.last_written_ns));
+                    println!("TIMELINE {} {} {}", t.0, t.1, t.2);
+                } else {
+                    println!("SLOWEST {}", s2.take_slowest_answer().as_nanos());
                 }
-                println!("SLOWEST {}", s2.take_slowest_answer().as_nanos());
                 let _ = std::io::stdout().flush();
             }
         })
@@ -903,6 +1001,17 @@ impl SimChild {
         self.out.read_line(&mut line)?;
         let ns: u64 = line.trim().strip_prefix("SLOWEST ").ok_or("sim child: bad answer")?.parse()?;
         Ok(Duration::from_nanos(ns))
+    }
+
+    /// The child's request arrivals and answer departures since the last call.
+    fn take_timeline(&mut self) -> AnyResult<Option<Timeline>> {
+        let stdin = self.child.stdin.as_mut().ok_or("no child stdin")?;
+        stdin.write_all(b"timeline\n")?;
+        stdin.flush()?;
+        let mut line = String::new();
+        self.out.read_line(&mut line)?;
+        let v: Vec<u64> = line.trim().strip_prefix("TIMELINE ").ok_or("sim child: bad answer")?.split(' ').map(str::parse).collect::<Result<_, _>>()?;
+        Ok((v.len() == 3 && v[0] != 0).then(|| Timeline { first_read_ns: v[0], last_read_ns: v[1], last_written_ns: v[2] }))
     }
 
     fn pid(&self) -> u32 {

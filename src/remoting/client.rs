@@ -196,7 +196,10 @@ impl RemotingClient {
                 Some(c) => c,
                 None => {
                     let budget = deadline.saturating_duration_since(Instant::now()).min(self.inner.opts.connect_timeout);
-                    match tokio::time::timeout(budget, self.open(addr)).await {
+                    // Boxed: connecting (TLS handshake included) happens once per pooled socket,
+                    // and inline it would make every batch's future, moved into each fetch task
+                    // of every cycle, several times larger.
+                    match tokio::time::timeout(budget, Box::pin(self.open(addr))).await {
                         Ok(Ok(s)) => OwnedConn::new(s),
                         Ok(Err(e)) => break e,
                         Err(_) => break RemotingError::ConnectTimeout { addr: addr.to_string(), after: budget },

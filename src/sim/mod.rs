@@ -115,6 +115,11 @@ impl SimCluster {
         self.shared.take_slowest_answer()
     }
 
+    /// When requests arrived and answers left since the last call (which resets it).
+    pub fn take_timeline(&self) -> Option<server::Timeline> {
+        self.shared.take_timeline()
+    }
+
     /// Same fault on every broker node (e.g. `Latency` for the scale benchmark).
     pub fn set_fault_all_brokers(&self, fault: Fault) {
         let targets: Vec<Target> = {

@@ -71,6 +71,28 @@ pub struct Shared {
     /// Longest time from reading a request to having written its answer, in ns, since the last
     /// `take_slowest_answer`: the "slowest broker's answer time" the scale benchmark compares to.
     slowest_answer_ns: AtomicU64,
+    /// Since the last `take_timeline`, on CLOCK_MONOTONIC (comparable across processes): the
+    /// first and last request read and the last answer written. Tells where a cycle's time
+    /// beyond the slowest answer goes: before the requests arrive, or after the answers leave.
+    first_read_ns: AtomicU64,
+    last_read_ns: AtomicU64,
+    last_written_ns: AtomicU64,
+}
+
+/// Request arrivals and answer departures of one measured span, in CLOCK_MONOTONIC ns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeline {
+    pub first_read_ns: u64,
+    pub last_read_ns: u64,
+    pub last_written_ns: u64,
+}
+
+/// CLOCK_MONOTONIC in ns: the clock `Timeline` uses, the same in every process on the machine.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime only writes into the struct we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 impl Shared {
@@ -82,11 +104,34 @@ impl Shared {
             seq: AtomicU64::new(1),
             received: Mutex::new(HashMap::new()),
             slowest_answer_ns: AtomicU64::new(0),
+            first_read_ns: AtomicU64::new(u64::MAX),
+            last_read_ns: AtomicU64::new(0),
+            last_written_ns: AtomicU64::new(0),
         }
     }
 
     fn note_answer_time(&self, d: std::time::Duration) {
         self.slowest_answer_ns.fetch_max(d.as_nanos().min(u64::MAX as u128) as u64, Ordering::Relaxed);
+    }
+
+    fn note_read(&self) {
+        let now = monotonic_ns();
+        self.first_read_ns.fetch_min(now, Ordering::Relaxed);
+        self.last_read_ns.fetch_max(now, Ordering::Relaxed);
+    }
+
+    fn note_written(&self) {
+        self.last_written_ns.fetch_max(monotonic_ns(), Ordering::Relaxed);
+    }
+
+    /// Reads and writes since the last call (which resets them); None if nothing was read.
+    pub fn take_timeline(&self) -> Option<Timeline> {
+        let t = Timeline {
+            first_read_ns: self.first_read_ns.swap(u64::MAX, Ordering::Relaxed),
+            last_read_ns: self.last_read_ns.swap(0, Ordering::Relaxed),
+            last_written_ns: self.last_written_ns.swap(0, Ordering::Relaxed),
+        };
+        (t.first_read_ns != u64::MAX).then_some(t)
     }
 
     /// The slowest answer since the last call (request read → answer written), and a reset.
@@ -344,6 +389,7 @@ async fn write_loop(shared: Arc<Shared>, mut wr: tokio::net::tcp::OwnedWriteHalf
             if let Some(o) = oldest.take() {
                 shared.note_answer_time(o.elapsed());
             }
+            shared.note_written();
         }
         if close {
             let _ = wr.shutdown().await;
@@ -388,6 +434,7 @@ async fn serve_conn(shared: Arc<Shared>, target: Target, stream: TcpStream) {
                 continue;
             }
             let read_at = Instant::now();
+            shared.note_read();
             let resp = shared.handle(target, &req);
             if req.is_oneway() {
                 continue;
@@ -453,6 +500,8 @@ mod tests {
 
         sim.set_fault(&broker, 0, Fault::Latency(Duration::from_millis(150)));
         sim.take_slowest_answer();
+        sim.take_timeline();
+        let sent_ns = super::monotonic_ns();
         let sent = Instant::now();
         let mut batch = BytesMut::new();
         for (opaque, code) in [(1, rq::GET_BROKER_RUNTIME_INFO), (2, rq::GET_BROKER_CONFIG), (3, rq::GET_BROKER_RUNTIME_INFO)] {
@@ -469,6 +518,12 @@ mod tests {
         let slowest = sim.take_slowest_answer();
         assert!(slowest >= Duration::from_millis(150) && slowest < Duration::from_secs(3), "{slowest:?}");
         assert_eq!(sim.take_slowest_answer(), Duration::ZERO, "taking resets it");
+        // On the clock other processes read too: read after we sent, written a latency later.
+        let tl = sim.take_timeline().expect("requests were read");
+        assert!(sent_ns <= tl.first_read_ns && tl.first_read_ns <= tl.last_read_ns, "{tl:?} (sent at {sent_ns})");
+        assert!(tl.last_written_ns >= tl.last_read_ns + 150_000_000, "{tl:?}");
+        assert!(tl.last_written_ns <= super::monotonic_ns(), "{tl:?}");
+        assert_eq!(sim.take_timeline(), None, "taking resets it");
 
         s.write_all(&request(rq::GET_BROKER_RUNTIME_INFO, 4)).await.unwrap();
         // Let the sim take request 4 under the latency before the fault is lifted.
