@@ -14,7 +14,7 @@
 //! wakes its waiters through futexes; mimalloc frees across threads without a lock. Larger blocks
 //! stay with glibc, which returns the mmapped ones to the OS on free: mimalloc for everything
 //! below 64 KiB kept 10–20 MiB more resident at 1.19 M series, below 1 KiB about 5 MiB
-//! (`scale rss` A/B runs, fifth session; see the issue 3 notes).
+//! (`scale rss` A/B runs, BENCHMARKS.md §5, fifth session).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
