@@ -25,9 +25,18 @@ fn sim_bodies() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
 /// The config keys the collector keeps (as `collect::fetch`).
 const COLLECTOR_KEYS: &[&str] = &["brokerPermission", "brokerRole", "brokerClusterName", "brokerName", "brokerId"];
 
+/// Rows first, then snapshot rows from them: the collector before the one-pass form.
 fn collector_rows(body: &[u8]) -> Vec<rocketmq_exporter::snapshot::QueueConsume> {
     let filters = rocketmq_exporter::collect::Filters::default();
     ConsumeRows::decode(body).map(|rows| rocketmq_exporter::collect::fetch::consume_rows(&rows, &filters)).unwrap()
+}
+
+/// What the collector does with a 317 answer: snapshot rows built while the body is parsed.
+fn snapshot_rows(body: &[u8]) -> Vec<rocketmq_exporter::snapshot::QueueConsume> {
+    let filters = rocketmq_exporter::collect::Filters::default();
+    let mut rows = rocketmq_exporter::collect::fetch::SnapshotRows::new(&filters);
+    ConsumeRows::visit(body, &mut rows).unwrap();
+    rows.finish()
 }
 
 fn bench(c: &mut Criterion) {
@@ -66,9 +75,12 @@ fn bench(c: &mut Criterion) {
     g.bench_function("317_consume_rows", |b| {
         b.iter(|| ConsumeRows::decode(black_box(&csl)).unwrap())
     });
-    // What the collector does with a 317 answer: rows, then snapshot rows (names shared, sorted).
+    // Rows, then snapshot rows (names shared, sorted); and the collector's one-pass form.
     g.bench_function("317_collector", |b| {
         b.iter(|| collector_rows(black_box(&csl)))
+    });
+    g.bench_function("317_snapshot_rows", |b| {
+        b.iter(|| snapshot_rows(black_box(&csl)))
     });
     g.bench_function("26_config_keys", |b| {
         b.iter(|| BrokerConfig::decode_keys(black_box(&cfg), COLLECTOR_KEYS).unwrap())
@@ -104,6 +116,7 @@ fn main() {
                 "317" => drop(black_box(ConsumeStatsList::decode(black_box(&csl)))),
                 "317_rows" => drop(black_box(ConsumeRows::decode(black_box(&csl)))),
                 "317_collector" => drop(black_box(collector_rows(black_box(&csl)))),
+                "317_snapshot_rows" => drop(black_box(snapshot_rows(black_box(&csl)))),
                 "26_keys" => drop(black_box(BrokerConfig::decode_keys(black_box(&cfg), COLLECTOR_KEYS))),
                 "317_lenient" => drop(black_box(ConsumeStatsList::decode_lenient(black_box(&csl)))),
                 "none" => drop(black_box(&rt)),

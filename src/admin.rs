@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::protocol::{
     broker_config::BrokerConfig, cluster_info::ClusterInfo, consume_stats::ConsumeStats,
-    consume_stats::ConsumeStatsList, ha_status::HaRuntimeInfo, ConsumeRows, route::TopicRouteData, runtime_info::RuntimeInfo,
+    consume_stats::ConsumeStatsList, ha_status::HaRuntimeInfo, ConsumeRows, RowVisitor, route::TopicRouteData, runtime_info::RuntimeInfo,
     topic_config::TopicConfigWrapper, topic_stats::TopicStatsTable, DecodeError,
 };
 use crate::remoting::codes::{request, response};
@@ -108,6 +108,11 @@ impl Admin {
         take: impl FnOnce(ConsumeRows<'_>) -> T,
     ) -> Result<T, RemotingError> {
         ConsumeRows::decode(&r.body).map(take).map_err(|e| decode_err(broker, request::GET_BROKER_CONSUME_STATS, e))
+    }
+
+    /// GET_BROKER_CONSUME_STATS (317) rows handed to `v` as the answer is parsed.
+    pub fn visit_broker_consume_rows(broker: &str, r: &RemotingCommand, v: &mut impl RowVisitor) -> Result<(), RemotingError> {
+        ConsumeRows::visit(&r.body, v).map_err(|e| decode_err(broker, request::GET_BROKER_CONSUME_STATS, e))
     }
 
     /// GET_CONSUME_STATS (208) for one group, optionally one topic.

@@ -10,7 +10,7 @@ use futures::future::join_all;
 use super::ha_memo::{HaAnswer, HaMemo};
 use super::Filters;
 use crate::admin::Admin;
-use crate::protocol::{broker_config::BrokerConfig, ha_status::HaRuntimeInfo, runtime_info::RuntimeInfo, ConsumeRows};
+use crate::protocol::{broker_config::BrokerConfig, ha_status::HaRuntimeInfo, runtime_info::RuntimeInfo, ConsumeRows, RowVisitor};
 use crate::remoting::RemotingError;
 use crate::snapshot::{topic_kind, BrokerNode, BrokerRuntime, HaConnection, QueueConsume, QueueMaxOffset, TopicKind};
 
@@ -72,7 +72,10 @@ async fn ask(admin: &Admin, addr: &str, consume: Option<&Filters>, ha: bool) -> 
             1 => config = Some(answer.and_then(|r| Admin::decode_broker_config_keys(addr, &r, CONFIG_KEYS))),
             i if Some(i) == consume_at => {
                 let filters = consume.expect("asked with filters");
-                consumed = Some(answer.and_then(|r| Admin::decode_broker_consume_rows(addr, &r, |rows| consume_rows(&rows, filters))));
+                consumed = Some(answer.and_then(|r| {
+                    let mut rows = SnapshotRows::new(filters);
+                    Admin::visit_broker_consume_rows(addr, &r, &mut rows).map(|()| rows.finish())
+                }));
             }
             i if Some(i) == ha_at => ha_status = Some(Admin::decode_ha_status(addr, answer)),
             _ => {}
@@ -355,47 +358,100 @@ impl Interner {
     }
 }
 
-/// Flattens GET_BROKER_CONSUME_STATS into brokerConsumeStats rows, applying the filters.
+/// Flattens GET_BROKER_CONSUME_STATS into brokerConsumeStats rows, applying the filters: the
+/// rows of an already decoded answer (see [`SnapshotRows`] for the one-pass form).
 pub fn consume_rows(list: &ConsumeRows<'_>, filters: &Filters) -> Vec<QueueConsume> {
-    use std::sync::Arc;
-    let mut rows = Vec::with_capacity(list.rows.len());
-    // One shared copy of each name per broker (see `QueueConsume`).
-    let mut names = Interner::default();
-    let mut intern = |s: &str| names.get(s);
-    // Rows come in runs of one (group, topic), a consume-stats entry's queues: names and the
-    // filters' verdict are worked out once per run, not once per row.
-    // (group, topic) of the run, and its shared names if the filters keep it.
-    type Run<'r> = (&'r str, &'r str, Option<(Arc<str>, Arc<str>)>);
-    let mut run: Option<Run<'_>> = None;
+    let mut out = SnapshotRows::new(filters);
+    let mut group: Option<&str> = None;
     for r in &list.rows {
-        let same = run.as_ref().is_some_and(|(g, t, _)| *g == r.group.as_ref() && *t == r.topic.as_ref());
-        if !same {
-            let keep = filters.group_allowed(&r.group) && filters.topic_allowed(&r.topic);
-            run = Some((r.group.as_ref(), r.topic.as_ref(), keep.then(|| (intern(&r.topic), intern(&r.group)))));
+        if group != Some(r.group.as_ref()) {
+            group = Some(r.group.as_ref());
+            out.group(&r.group);
         }
-        let Some((_, _, Some((topic, group)))) = &run else { continue };
-        let ow = &r.offsets;
-        rows.push(QueueConsume {
-            topic: topic.clone(),
+        out.row(&r.topic, r.queue_id, &r.offsets);
+    }
+    out.finish()
+}
+
+/// A broker's snapshot rows built while its 317 answer is parsed: filtered, names shared,
+/// sorted in `QueueConsume`'s order, one row per (topic, group, queue).
+pub struct SnapshotRows<'f> {
+    filters: &'f Filters,
+    /// One shared copy of each name per broker (see `QueueConsume`).
+    names: Interner,
+    /// The current group and whether the filters keep it.
+    group: Option<(std::sync::Arc<str>, bool)>,
+    /// Rows come in runs of one topic within a group (a consume-stats entry's queues): the
+    /// run's topic and the filters' verdict on it, worked out once per run, not once per row.
+    run: Option<(std::sync::Arc<str>, bool)>,
+    rows: Vec<QueueConsume>,
+}
+
+impl<'f> SnapshotRows<'f> {
+    pub fn new(filters: &'f Filters) -> Self {
+        SnapshotRows { filters, names: Interner::default(), group: None, run: None, rows: Vec::new() }
+    }
+
+    pub fn finish(mut self) -> Vec<QueueConsume> {
+        use std::sync::Arc;
+        // The names are interned, so one pointer comparison settles most ties before any bytes
+        // are compared; the order is `QueueConsume`'s own.
+        let name = |a: &Arc<str>, b: &Arc<str>| if Arc::ptr_eq(a, b) { std::cmp::Ordering::Equal } else { a.cmp(b) };
+        self.rows.sort_unstable_by(|a, b| {
+            name(&a.topic, &b.topic)
+                .then_with(|| name(&a.group, &b.group))
+                .then_with(|| (a.queue_id, a.broker_offset, a.consumer_offset, a.last_timestamp_ms).cmp(&(b.queue_id, b.broker_offset, b.consumer_offset, b.last_timestamp_ms)))
+        });
+        self.rows.dedup_by(|a, b| Arc::ptr_eq(&a.topic, &b.topic) && Arc::ptr_eq(&a.group, &b.group) && a.queue_id == b.queue_id);
+        // Filtered or duplicate rows, and the growth reserve, would leave slack that the
+        // snapshot keeps for its lifetime.
+        self.rows.shrink_to_fit();
+        self.rows
+    }
+}
+
+impl RowVisitor for SnapshotRows<'_> {
+    fn group(&mut self, name: &str) {
+        let keep = self.filters.group_allowed(name);
+        self.group = Some((self.names.get(name), keep));
+        self.run = None;
+    }
+
+    fn row(&mut self, topic: &str, queue_id: i32, ow: &crate::protocol::OffsetWrapper) {
+        let Some((group, true)) = &self.group else { return };
+        let topic = match &self.run {
+            Some((t, keep)) if t.len() == topic.len() && **t == *topic => match keep {
+                true => t.clone(),
+                false => return,
+            },
+            _ => {
+                let keep = self.filters.topic_allowed(topic);
+                let t = self.names.get(topic);
+                self.run = Some((t.clone(), keep));
+                if !keep {
+                    return;
+                }
+                t
+            }
+        };
+        if self.rows.is_empty() {
+            self.rows.reserve(64);
+        }
+        self.rows.push(QueueConsume {
+            topic,
             group: group.clone(),
-            queue_id: r.queue_id,
+            queue_id,
             broker_offset: ow.broker_offset,
             consumer_offset: ow.consumer_offset,
             last_timestamp_ms: (ow.last_timestamp > 0).then_some(ow.last_timestamp),
         });
     }
-    // The names are interned, so one pointer comparison settles most ties before any bytes are
-    // compared; the order is `QueueConsume`'s own.
-    let name = |a: &Arc<str>, b: &Arc<str>| if Arc::ptr_eq(a, b) { std::cmp::Ordering::Equal } else { a.cmp(b) };
-    rows.sort_unstable_by(|a, b| {
-        name(&a.topic, &b.topic)
-            .then_with(|| name(&a.group, &b.group))
-            .then_with(|| (a.queue_id, a.broker_offset, a.consumer_offset, a.last_timestamp_ms).cmp(&(b.queue_id, b.broker_offset, b.consumer_offset, b.last_timestamp_ms)))
-    });
-    rows.dedup_by(|a, b| Arc::ptr_eq(&a.topic, &b.topic) && Arc::ptr_eq(&a.group, &b.group) && a.queue_id == b.queue_id);
-    // Filtered or duplicate rows would leave slack that the snapshot keeps for its lifetime.
-    rows.shrink_to_fit();
-    rows
+
+    fn restart(&mut self) {
+        self.rows.clear();
+        self.group = None;
+        self.run = None;
+    }
 }
 
 #[cfg(test)]

@@ -211,6 +211,36 @@ impl<'a> ConsumeRows<'a> {
     }
 }
 
+/// Takes a 317 body's queue rows as they are read, in wire order, so that a collector keeping
+/// rows of its own type builds no intermediate list of [`ConsumeRow`]s.
+pub trait RowVisitor {
+    /// The rows that follow, up to the next call, belong to this group.
+    fn group(&mut self, name: &str);
+    /// One queue row of the current group.
+    fn row(&mut self, topic: &str, queue_id: i32, offsets: &OffsetWrapper);
+    /// The strict fast path gave up part-way: forget everything; all rows come again.
+    fn restart(&mut self);
+}
+
+impl ConsumeRows<'_> {
+    /// The rows [`ConsumeRows::decode`] would list, handed to `v` in the same order, with the
+    /// same leniency and errors (an error may come after some rows were handed over).
+    pub fn visit(body: &[u8], v: &mut impl RowVisitor) -> Result<(), DecodeError> {
+        if fast::consume_stats_list(body, &mut fast::VisitSink(&mut *v)).is_some() {
+            return Ok(());
+        }
+        v.restart();
+        let list = ConsumeStatsList::decode_lenient(body)?;
+        for (group, stats) in &list.groups {
+            v.group(group);
+            for (mq, offsets) in stats.iter().flat_map(|s| &s.offset_table) {
+                v.row(&mq.topic, mq.queue_id, offsets);
+            }
+        }
+        Ok(())
+    }
+}
+
 impl From<ConsumeStatsList> for ConsumeRows<'static> {
     fn from(l: ConsumeStatsList) -> Self {
         let mut rows = Vec::new();

@@ -59,6 +59,13 @@ fn agree(body: &[u8]) {
         (Err(_), Err(_)) => {}
         (a, b) => panic!("row paths disagree on {:?}: {a:?} vs {b:?}", String::from_utf8_lossy(body)),
     }
+    // Rows handed over while parsing, restarts applied, are the decoded rows, in order.
+    let mut seen = Recorder::default();
+    match (ConsumeRows::visit(body, &mut seen), ConsumeRows::decode(body)) {
+        (Ok(()), Ok(rows)) => assert_eq!(seen.rows, owned(&rows), "{}", String::from_utf8_lossy(body)),
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!("visit and decode disagree on {:?}: {a:?} vs {b:?}", String::from_utf8_lossy(body)),
+    }
     match (RuntimeInfo::decode(body), RuntimeInfo::decode_lenient(body)) {
         (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", String::from_utf8_lossy(body)),
         (Err(_), Err(_)) => {}
@@ -72,6 +79,36 @@ fn agree(body: &[u8]) {
         (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", String::from_utf8_lossy(body)),
         (Err(_), Err(_)) => {}
         (a, b) => panic!("28 figures disagree on {:?}: {a:?} vs {b:?}", String::from_utf8_lossy(body)),
+    }
+}
+
+/// (group, topic, queue id, offsets) of each row.
+type Row = (String, String, i32, super::OffsetWrapper);
+
+fn owned(rows: &ConsumeRows<'_>) -> Vec<Row> {
+    rows.rows.iter().map(|r| (r.group.to_string(), r.topic.to_string(), r.queue_id, r.offsets.clone())).collect()
+}
+
+/// What a `RowVisitor` is handed, as the rows it ends up with.
+#[derive(Default)]
+struct Recorder {
+    group: Option<String>,
+    rows: Vec<Row>,
+    restarts: usize,
+}
+
+impl super::RowVisitor for Recorder {
+    fn group(&mut self, name: &str) {
+        self.group = Some(name.to_string());
+    }
+    fn row(&mut self, topic: &str, queue_id: i32, offsets: &super::OffsetWrapper) {
+        let group = self.group.clone().expect("a group before its rows");
+        self.rows.push((group, topic.to_string(), queue_id, offsets.clone()));
+    }
+    fn restart(&mut self) {
+        self.restarts += 1;
+        self.group = None;
+        self.rows.clear();
     }
 }
 
@@ -97,6 +134,9 @@ fn java_bodies_take_the_fast_path_and_match() {
         let by_row = ConsumeRows::decode(b).unwrap();
         assert!(by_row.rows.iter().all(|r| matches!(r.topic, Cow::Borrowed(_))), "names are borrowed");
         assert_eq!(by_row, ConsumeRows::from(fast.clone()));
+        let mut seen = Recorder::default();
+        ConsumeRows::visit(b, &mut seen).unwrap();
+        assert_eq!((seen.restarts, &seen.rows), (0, &owned(&by_row)), "one pass, the same rows");
         assert_eq!(fast, ConsumeStatsList::decode_lenient(b).unwrap());
         rows += fast.groups.iter().flat_map(|(_, s)| s).map(|s| s.offset_table.len()).sum::<usize>();
     }
@@ -200,4 +240,17 @@ fn mutated_bodies_agree() {
             agree(&seed[..cut]);
         }
     }
+}
+
+/// A body the fast path reads part of before giving up (the second group's queue key is a JSON
+/// string, rocketmq-rust's form): the visitor is told to restart, then gets every row from the lenient path.
+#[test]
+fn visit_restarts_when_the_fast_path_gives_up_part_way() {
+    let body = br#"{"consumeStatsList":[{"g1":[{"consumeTps":0.0,"offsetTable":{{"brokerName":"b","queueId":0,"topic":"t1"}:{"brokerOffset":5,"consumerOffset":3,"lastTimestamp":7}}}]},{"g2":[{"consumeTps":0.0,"offsetTable":{"{\"brokerName\":\"b\",\"queueId\":1,\"topic\":\"t2\"}":{"brokerOffset":9,"consumerOffset":9,"lastTimestamp":0}}}]}],"totalDiff":2}"#;
+    let mut seen = Recorder::default();
+    ConsumeRows::visit(body, &mut seen).unwrap();
+    assert_eq!(seen.restarts, 1, "the fast path had handed over g1's row");
+    let names: Vec<(&str, &str, i32, i64)> = seen.rows.iter().map(|r| (r.0.as_str(), r.1.as_str(), r.2, r.3.broker_offset)).collect();
+    assert_eq!(names, vec![("g1", "t1", 0, 5), ("g2", "t2", 1, 9)]);
+    assert_eq!(seen.rows, owned(&ConsumeRows::decode(body).unwrap()));
 }

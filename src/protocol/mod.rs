@@ -31,7 +31,7 @@ pub mod topic_stats;
 
 pub use broker_config::BrokerConfig;
 pub use cluster_info::{BrokerData, ClusterInfo};
-pub use consume_stats::{ConsumeRow, ConsumeRows, ConsumeStats, ConsumeStatsList, MessageQueue, OffsetWrapper};
+pub use consume_stats::{ConsumeRow, ConsumeRows, ConsumeStats, ConsumeStatsList, MessageQueue, OffsetWrapper, RowVisitor};
 pub use error::DecodeError;
 pub use ha_status::{HaClientRuntimeInfo, HaConnectionRuntimeInfo, HaRuntimeInfo};
 pub use route::{QueueData, TopicRouteData};

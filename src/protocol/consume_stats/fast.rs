@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use super::{ConsumeRow, ConsumeRows, ConsumeStats, ConsumeStatsList, MessageQueue, OffsetWrapper};
+use super::{ConsumeRow, ConsumeRows, ConsumeStats, ConsumeStatsList, MessageQueue, OffsetWrapper, RowVisitor};
 use crate::protocol::strict_json::{field, Reader};
 
 /// Rows per table to reserve on the first row (typical queue counts are 4–16).
@@ -132,6 +132,23 @@ impl<'a> Sink<'a> for RowSink<'a> {
             queue_id: mq.queue_id,
             offsets: ow,
         });
+    }
+}
+
+/// Hands rows straight to a [`RowVisitor`].
+pub(in crate::protocol) struct VisitSink<'v, V>(pub &'v mut V);
+
+impl<'a, V: RowVisitor> Sink<'a> for VisitSink<'_, V> {
+    fn broker_addr(&mut self, _: Option<Cow<'a, str>>) {}
+    fn total_diff(&mut self, _: Option<i64>) {}
+    fn total_inflight_diff(&mut self, _: Option<i64>) {}
+    fn group(&mut self, name: Cow<'a, str>) {
+        self.0.group(&name);
+    }
+    fn stats(&mut self) {}
+    fn tps(&mut self, _: Option<f64>) {}
+    fn row(&mut self, mq: Mq<'a>, ow: OffsetWrapper) {
+        self.0.row(&mq.topic, mq.queue_id, &ow);
     }
 }
 
