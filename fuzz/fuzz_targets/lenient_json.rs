@@ -4,6 +4,26 @@
 use libfuzzer_sys::fuzz_target;
 use rocketmq_exporter::protocol::*;
 
+/// What a `RowVisitor` ends up with: (group, topic, queue id, offsets) per row.
+#[derive(Default)]
+struct Seen {
+    group: Option<String>,
+    rows: Vec<(String, String, i32, OffsetWrapper)>,
+}
+
+impl RowVisitor for Seen {
+    fn group(&mut self, name: &str) {
+        self.group = Some(name.to_string());
+    }
+    fn row(&mut self, topic: &str, queue_id: i32, offsets: &OffsetWrapper) {
+        self.rows.push((self.group.clone().expect("a group before its rows"), topic.to_string(), queue_id, offsets.clone()));
+    }
+    fn restart(&mut self) {
+        self.group = None;
+        self.rows.clear();
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     if let Ok(out) = lenient_json::normalize(data) {
         // Standard JSON is the identity, and the output of a rewrite needs no further rewriting.
@@ -43,6 +63,21 @@ fuzz_target!(|data: &[u8]| {
     match (ConsumeRows::decode(data), lenient.map(ConsumeRows::from)) {
         (Ok(a), Ok(b)) => assert_eq!(a, b, "317 row path disagrees"),
         (a, b) => assert_eq!(a.is_ok(), b.is_ok(), "317 row path accepts differently"),
+    }
+    // Rows handed over while parsing (restarts applied) are the decoded rows, and the
+    // collector's snapshot rows come out of either form the same.
+    let mut seen = Seen::default();
+    let visited = ConsumeRows::visit(data, &mut seen);
+    match (&visited, ConsumeRows::decode(data)) {
+        (Ok(()), Ok(rows)) => {
+            let want: Vec<_> = rows.rows.iter().map(|r| (r.group.to_string(), r.topic.to_string(), r.queue_id, r.offsets.clone())).collect();
+            assert_eq!(seen.rows, want, "317 visit disagrees");
+            let filters = rocketmq_exporter::collect::Filters::default();
+            let mut snap = rocketmq_exporter::collect::fetch::SnapshotRows::new(&filters);
+            ConsumeRows::visit(data, &mut snap).expect("visited once already");
+            assert_eq!(snap.finish(), rocketmq_exporter::collect::fetch::consume_rows(&rows, &filters), "317 snapshot rows disagree");
+        }
+        (a, b) => assert_eq!(a.is_ok(), b.is_ok(), "317 visit accepts differently"),
     }
     let _ = TopicStatsTable::decode(data);
     let _ = TopicConfigWrapper::decode(data);
