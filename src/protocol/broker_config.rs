@@ -26,9 +26,9 @@ impl BrokerConfig {
         Self::decode_where(body, |k| keys.contains(&k))
     }
 
-    /// Works on bytes: only kept values are converted (lossily) to text. Converting the whole
-    /// ~8 KB body first, then splitting it into lines, was most of this request's decoding cost
-    /// on every node and cycle. Same result as splitting the lossy text: `=`, `:`, `\n` and
+    /// Works on bytes: only kept values are converted (lossily) to text, where converting the
+    /// whole ~8 KB body first, then splitting the text into lines, went over every byte twice
+    /// (about 10 % slower, BENCHMARKS.md §1). Same result as splitting the lossy text: `=`, `:`, `\n` and
     /// `\r` are ASCII, which never belongs to an invalid sequence, so lossy conversion commutes
     /// with splitting at them (`same_as_splitting_the_lossy_text` checks it).
     fn decode_where(body: &[u8], keep: impl Fn(&str) -> bool) -> Result<Self, DecodeError> {
