@@ -91,26 +91,12 @@ impl Admin {
         ConsumeStatsList::decode(&r.body).map_err(|e| decode_err(broker, request::GET_BROKER_CONSUME_STATS, e))
     }
 
-    /// GET_BROKER_CONSUME_STATS (317) as flat rows borrowed from the answer, handed to `take`:
-    /// the collector keeps only what it needs, with no allocation per decoded row.
-    pub async fn broker_consume_rows<T>(&self, broker: &str, take: impl FnOnce(ConsumeRows<'_>) -> T) -> Result<T, RemotingError> {
-        let r = self.call(broker, Self::broker_consume_stats_request()).await?;
-        Self::decode_broker_consume_rows(broker, &r, take)
-    }
-
     pub fn broker_consume_stats_request() -> RemotingCommand {
         RemotingCommand::request(request::GET_BROKER_CONSUME_STATS).with_ext("isOrder", "false")
     }
 
-    pub fn decode_broker_consume_rows<T>(
-        broker: &str,
-        r: &RemotingCommand,
-        take: impl FnOnce(ConsumeRows<'_>) -> T,
-    ) -> Result<T, RemotingError> {
-        ConsumeRows::decode(&r.body).map(take).map_err(|e| decode_err(broker, request::GET_BROKER_CONSUME_STATS, e))
-    }
-
-    /// GET_BROKER_CONSUME_STATS (317) rows handed to `v` as the answer is parsed.
+    /// GET_BROKER_CONSUME_STATS (317) rows handed to `v` as the answer is parsed: the collector
+    /// keeps rows of its own type, with no allocation per decoded row.
     pub fn visit_broker_consume_rows(broker: &str, r: &RemotingCommand, v: &mut impl RowVisitor) -> Result<(), RemotingError> {
         ConsumeRows::visit(&r.body, v).map_err(|e| decode_err(broker, request::GET_BROKER_CONSUME_STATS, e))
     }
