@@ -7,8 +7,9 @@
 
 use futures::future::join_all;
 
-use super::ha_memo::{HaAnswer, HaMemo};
-use super::Filters;
+use super::config_memo::ConfigMemo;
+use super::ha_memo::HaAnswer;
+use super::{Filters, Memos};
 use crate::admin::Admin;
 use crate::protocol::{broker_config::BrokerConfig, ha_status::HaRuntimeInfo, runtime_info::RuntimeInfo, ConsumeRows, RowVisitor};
 use crate::remoting::RemotingError;
@@ -24,20 +25,20 @@ pub struct NodeTarget {
 }
 
 /// Fetches a master and its slaves (`targets` may hold only slaves if the master is unknown).
-pub async fn fetch_group(admin: &Admin, targets: Vec<NodeTarget>, filters: &Filters, ha_memo: &HaMemo) -> Vec<BrokerNode> {
+pub async fn fetch_group(admin: &Admin, targets: Vec<NodeTarget>, filters: &Filters, memos: &Memos) -> Vec<BrokerNode> {
     let (masters, slaves): (Vec<_>, Vec<_>) = targets.into_iter().partition(|t| t.broker_id == 0);
     let mut out = Vec::new();
     let mut master_max: Option<i64> = None;
     let mut master_ha: Option<Vec<HaConnection>> = None;
     for m in masters {
-        let node = fetch_master(admin, m, filters, ha_memo).await;
+        let node = fetch_master(admin, m, filters, memos).await;
         if let Some(rt) = &node.runtime {
             master_max = rt.commitlog_max_offset;
         }
         master_ha = node.ha_connections.clone();
         out.push(node);
     }
-    let slave_nodes = join_all(slaves.into_iter().map(|s| fetch_slave(admin, s, master_max, master_ha.as_deref()))).await;
+    let slave_nodes = join_all(slaves.into_iter().map(|s| fetch_slave(admin, s, master_max, master_ha.as_deref(), &memos.config))).await;
     out.extend(slave_nodes);
     out
 }
@@ -45,7 +46,7 @@ pub async fn fetch_group(admin: &Admin, targets: Vec<NodeTarget>, filters: &Filt
 /// One node's answers to the per-cycle questions.
 struct Answers {
     runtime: Result<RuntimeInfo, RemotingError>,
-    config: Result<BrokerConfig, RemotingError>,
+    config: Result<std::sync::Arc<BrokerConfig>, RemotingError>,
     /// Asked of masters only.
     consume: Option<Result<Vec<QueueConsume>, RemotingError>>,
     /// Asked of masters not known to refuse it.
@@ -54,7 +55,7 @@ struct Answers {
 
 /// Asks runtime info and config (and consume stats, HA status) in one batch: one write, one
 /// round trip, one deadline, each answer decoded in this task as it arrives.
-async fn ask(admin: &Admin, addr: &str, consume: Option<&Filters>, ha: bool) -> Answers {
+async fn ask(admin: &Admin, addr: &str, config_memo: &ConfigMemo, consume: Option<&Filters>, ha: bool) -> Answers {
     let mut cmds = vec![Admin::runtime_info_request(), Admin::broker_config_request()];
     let consume_at = consume.map(|_| {
         cmds.push(Admin::broker_consume_stats_request());
@@ -69,7 +70,7 @@ async fn ask(admin: &Admin, addr: &str, consume: Option<&Filters>, ha: bool) -> 
         .client()
         .exchange(addr, cmds, |i, answer| match i {
             0 => runtime = Some(answer.and_then(|r| Admin::decode_runtime_info(addr, &r))),
-            1 => config = Some(answer.and_then(|r| Admin::decode_broker_config_keys(addr, &r, CONFIG_KEYS))),
+            1 => config = Some(answer.and_then(|r| config_memo.decode(addr, &r.body, |_| Admin::decode_broker_config_keys(addr, &r, CONFIG_KEYS)))),
             i if Some(i) == consume_at => {
                 let filters = consume.expect("asked with filters");
                 consumed = Some(answer.and_then(|r| {
@@ -116,14 +117,15 @@ fn record_error(node: &mut BrokerNode, e: &RemotingError) {
     }
 }
 
-async fn fetch_master(admin: &Admin, t: NodeTarget, filters: &Filters, ha_memo: &HaMemo) -> BrokerNode {
+async fn fetch_master(admin: &Admin, t: NodeTarget, filters: &Filters, memos: &Memos) -> BrokerNode {
+    let ha_memo = &memos.ha;
     let mut node = base(&t);
     node.up = true;
     // All at once: one round trip per master. 907 exists on 5.x only; a 4.x broker answers
     // "not supported" at once, which is cheaper than a second round trip to learn the version,
     // and the memo spares the request on later cycles.
     let skip_ha = ha_memo.skip(&t.addr);
-    let Answers { runtime: rt, config: cfg, consume: cs, ha } = ask(admin, &t.addr, Some(filters), !skip_ha).await;
+    let Answers { runtime: rt, config: cfg, consume: cs, ha } = ask(admin, &t.addr, &memos.config, Some(filters), !skip_ha).await;
     let cs = cs.expect("consume stats asked");
     apply_runtime(&mut node, rt);
     apply_config(&mut node, cfg);
@@ -238,10 +240,16 @@ async fn schedule_topic_empty(admin: &Admin, addr: &str) -> Option<bool> {
     }
 }
 
-async fn fetch_slave(admin: &Admin, t: NodeTarget, master_max: Option<i64>, master_ha: Option<&[HaConnection]>) -> BrokerNode {
+async fn fetch_slave(
+    admin: &Admin,
+    t: NodeTarget,
+    master_max: Option<i64>,
+    master_ha: Option<&[HaConnection]>,
+    config_memo: &ConfigMemo,
+) -> BrokerNode {
     let mut node = base(&t);
     node.up = true;
-    let Answers { runtime: rt, config: cfg, .. } = ask(admin, &t.addr, None, false).await;
+    let Answers { runtime: rt, config: cfg, .. } = ask(admin, &t.addr, config_memo, None, false).await;
     apply_runtime(&mut node, rt);
     apply_config(&mut node, cfg);
     let slave_max = node.runtime.as_ref().and_then(|r| r.commitlog_max_offset);
@@ -279,7 +287,7 @@ fn apply_runtime(node: &mut BrokerNode, rt: Result<RuntimeInfo, RemotingError>) 
 /// The config keys `apply_config` reads.
 const CONFIG_KEYS: &[&str] = &["brokerPermission", "brokerRole", "brokerClusterName", "brokerName", "brokerId"];
 
-fn apply_config(node: &mut BrokerNode, cfg: Result<BrokerConfig, RemotingError>) {
+fn apply_config(node: &mut BrokerNode, cfg: Result<std::sync::Arc<BrokerConfig>, RemotingError>) {
     match cfg {
         Ok(c) => {
             node.permission = c.broker_permission();
@@ -384,29 +392,58 @@ pub struct SnapshotRows<'f> {
     /// Rows come in runs of one topic within a group (a consume-stats entry's queues): the
     /// run's topic and the filters' verdict on it, worked out once per run, not once per row.
     run: Option<(std::sync::Arc<str>, bool)>,
-    rows: Vec<QueueConsume>,
+    /// `Option` only so that `finish` can move rows out in a new order (`None` takes no room).
+    rows: Vec<Option<QueueConsume>>,
+    /// Where each stretch of rows sharing one (topic, group) starts in `rows`: `finish` orders
+    /// the stretches by name once each, and the rows by integers only.
+    stretches: Vec<usize>,
 }
 
 impl<'f> SnapshotRows<'f> {
     pub fn new(filters: &'f Filters) -> Self {
-        SnapshotRows { filters, names: Interner::default(), group: None, run: None, rows: Vec::new() }
+        SnapshotRows { filters, names: Interner::default(), group: None, run: None, rows: Vec::new(), stretches: Vec::new() }
     }
 
-    pub fn finish(mut self) -> Vec<QueueConsume> {
+    /// The rows in `QueueConsume`'s order, one per (topic, group, queue): the first in that order
+    /// of any duplicates. Each stretch is sorted by integers alone, the stretches are ordered by
+    /// name (a comparison per stretch, not per row), and each row moves once, into a vector of
+    /// exactly the kept size: filtered or duplicate rows, and the growth reserve, would
+    /// otherwise leave slack that the snapshot keeps for its lifetime.
+    pub fn finish(self) -> Vec<QueueConsume> {
+        use std::cmp::Ordering;
         use std::sync::Arc;
-        // The names are interned, so one pointer comparison settles most ties before any bytes
-        // are compared; the order is `QueueConsume`'s own.
-        let name = |a: &Arc<str>, b: &Arc<str>| if Arc::ptr_eq(a, b) { std::cmp::Ordering::Equal } else { a.cmp(b) };
-        self.rows.sort_unstable_by(|a, b| {
-            name(&a.topic, &b.topic)
-                .then_with(|| name(&a.group, &b.group))
-                .then_with(|| (a.queue_id, a.broker_offset, a.consumer_offset, a.last_timestamp_ms).cmp(&(b.queue_id, b.broker_offset, b.consumer_offset, b.last_timestamp_ms)))
-        });
-        self.rows.dedup_by(|a, b| Arc::ptr_eq(&a.topic, &b.topic) && Arc::ptr_eq(&a.group, &b.group) && a.queue_id == b.queue_id);
-        // Filtered or duplicate rows, and the growth reserve, would leave slack that the
-        // snapshot keeps for its lifetime.
-        self.rows.shrink_to_fit();
-        self.rows
+        let SnapshotRows { mut rows, mut stretches, .. } = self;
+        stretches.push(rows.len());
+        let ints = |r: &Option<QueueConsume>| r.as_ref().map(|r| (r.queue_id, r.broker_offset, r.consumer_offset, r.last_timestamp_ms));
+        let mut spans: Vec<(usize, usize)> = stretches.windows(2).map(|w| (w[0], w[1])).collect();
+        for &(start, end) in &spans {
+            rows[start..end].sort_unstable_by_key(ints);
+        }
+        let names = |s: &(usize, usize)| rows[s.0].as_ref().map(|r| (&r.topic, &r.group)).expect("not yet moved");
+        let name = |a: &Arc<str>, b: &Arc<str>| if Arc::ptr_eq(a, b) { Ordering::Equal } else { a.cmp(b) };
+        let by_name = |a: &(usize, usize), b: &(usize, usize)| {
+            let ((ta, ga), (tb, gb)) = (names(a), names(b));
+            name(ta, tb).then_with(|| name(ga, gb))
+        };
+        spans.sort_unstable_by(by_name);
+        // Where a new name starts among the ordered stretches: stretches with equal names (a
+        // group listing a topic twice) are merged, then sorted.
+        let breaks: Vec<usize> = (0..spans.len()).filter(|&k| k == 0 || by_name(&spans[k - 1], &spans[k]) != Ordering::Equal).chain([spans.len()]).collect();
+        let mut out: Vec<QueueConsume> = Vec::with_capacity(rows.len());
+        for w in breaks.windows(2) {
+            let from = out.len();
+            for &(start, end) in &spans[w[0]..w[1]] {
+                out.extend(rows[start..end].iter_mut().map(|r| r.take().expect("each row moves once")));
+            }
+            if w[1] - w[0] > 1 {
+                out[from..].sort_unstable_by_key(|r| (r.queue_id, r.broker_offset, r.consumer_offset, r.last_timestamp_ms));
+            }
+        }
+        out.dedup_by(|a, b| Arc::ptr_eq(&a.topic, &b.topic) && Arc::ptr_eq(&a.group, &b.group) && a.queue_id == b.queue_id);
+        if out.len() < out.capacity() {
+            out.shrink_to_fit();
+        }
+        out
     }
 }
 
@@ -437,18 +474,26 @@ impl RowVisitor for SnapshotRows<'_> {
         if self.rows.is_empty() {
             self.rows.reserve(64);
         }
-        self.rows.push(QueueConsume {
+        let same_stretch = self.rows.last().and_then(Option::as_ref).is_some_and(|l| std::sync::Arc::ptr_eq(&l.topic, &topic) && std::sync::Arc::ptr_eq(&l.group, group));
+        if !same_stretch {
+            if self.stretches.is_empty() {
+                self.stretches.reserve(16);
+            }
+            self.stretches.push(self.rows.len());
+        }
+        self.rows.push(Some(QueueConsume {
             topic,
             group: group.clone(),
             queue_id,
             broker_offset: ow.broker_offset,
             consumer_offset: ow.consumer_offset,
             last_timestamp_ms: (ow.last_timestamp > 0).then_some(ow.last_timestamp),
-        });
+        }));
     }
 
     fn restart(&mut self) {
         self.rows.clear();
+        self.stretches.clear();
         self.group = None;
         self.run = None;
     }
@@ -553,7 +598,7 @@ mod future_size {
     #[test]
     fn group_fetch_future_stays_small() {
         let admin = crate::admin::Admin::new(crate::remoting::RemotingClient::new(Default::default()).unwrap());
-        let (f, memo) = (super::Filters::default(), super::HaMemo::default());
+        let (f, memo) = (super::Filters::default(), super::Memos::default());
         let group = std::mem::size_of_val(&super::fetch_group(&admin, vec![], &f, &memo));
         let batch = std::mem::size_of_val(&admin.client().exchange("", vec![], |_, _| {}));
         assert!(group <= 4096, "fetch_group future is {group} bytes");

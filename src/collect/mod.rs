@@ -3,6 +3,7 @@
 //! Each broker group is fetched in its own task, each node's batch of requests bounded by the
 //! client's timeout, so a hung or garbage-speaking broker costs at most one timeout and only its own series.
 
+pub mod config_memo;
 pub mod discover;
 pub mod fetch;
 pub mod ha_memo;
@@ -46,12 +47,19 @@ pub struct CollectConfig {
     pub concurrency: usize,
 }
 
+/// What the collector remembers about nodes from one cycle to the next.
+#[derive(Debug, Default)]
+pub struct Memos {
+    pub ha: ha_memo::HaMemo,
+    pub config: config_memo::ConfigMemo,
+}
+
 pub struct Collector {
     admin: Admin,
     cfg: CollectConfig,
     /// Sidecar mode: who each address said it is (from its config), for grouping next cycle.
     sidecar_identity: std::sync::Mutex<BTreeMap<String, (String, String, i64)>>,
-    ha_memo: Arc<ha_memo::HaMemo>,
+    memos: Arc<Memos>,
     /// Cluster mode: the groups the last cycle's discovery named, fetched next cycle while
     /// discovery runs again.
     last_groups: std::sync::Mutex<Vec<Vec<NodeTarget>>>,
@@ -63,7 +71,7 @@ pub fn now_ms() -> i64 {
 
 impl Collector {
     pub fn new(admin: Admin, cfg: CollectConfig) -> Self {
-        Collector { admin, cfg, sidecar_identity: Default::default(), ha_memo: Default::default(), last_groups: Default::default() }
+        Collector { admin, cfg, sidecar_identity: Default::default(), memos: Default::default(), last_groups: Default::default() }
     }
 
     pub fn admin(&self) -> &Admin {
@@ -90,10 +98,10 @@ impl Collector {
         let permits = Arc::new(tokio::sync::Semaphore::new(self.cfg.concurrency.max(1)));
         let filters = Arc::new(self.cfg.filters.clone());
         let start = |targets: Vec<NodeTarget>| {
-            let (admin, filters, memo, permits) = (self.admin.clone(), filters.clone(), self.ha_memo.clone(), permits.clone());
+            let (admin, filters, memos, permits) = (self.admin.clone(), filters.clone(), self.memos.clone(), permits.clone());
             AbortOnDrop(tokio::spawn(async move {
                 let _permit = permits.acquire_owned().await;
-                fetch::fetch_group(&admin, targets, &filters, &memo).await
+                fetch::fetch_group(&admin, targets, &filters, &memos).await
             }))
         };
         let early_groups = if sidecar { self.sidecar_groups() } else { self.last_groups.lock().unwrap().clone() };
@@ -118,6 +126,7 @@ impl Collector {
             tasks.into_iter().map(|(g, task)| async move { task.join().await.unwrap_or_else(|e| failed_group(&g, &e)) }),
         )
         .await;
+        self.memos.config.end_cycle();
         let mut brokers: Vec<BrokerNode> = fetched.into_iter().flatten().collect();
         brokers.sort_by(|a, b| (&a.cluster, &a.broker, a.broker_id).cmp(&(&b.cluster, &b.broker, b.broker_id)));
 
@@ -288,6 +297,31 @@ mod tests {
         assert_eq!(got.len(), before.len());
         // The next cycle fetches it early under the new name.
         assert_eq!(names(&c.collect().await), got);
+    }
+
+    /// The config memo skips decoding unchanged answers only: a permission change shows in the
+    /// very next cycle, and the memo holds one entry per node that answered.
+    #[tokio::test]
+    async fn config_changes_show_in_the_next_cycle_despite_the_memo() {
+        let sim = SimCluster::start(SimConfig::default()).await.unwrap();
+        let c = collector(&sim);
+        let a_addr = sim.node_addr("broker-a", 0).unwrap().to_string();
+        let perm = |s: &Snapshot| s.brokers.iter().find(|b| b.addr == a_addr).unwrap().permission;
+        let first = c.collect().await;
+        assert_eq!(perm(&first), Some(6));
+        assert_eq!(c.memos.config.len(), first.brokers.len());
+        assert_eq!(perm(&c.collect().await), Some(6));
+        c.admin().update_broker_config(&a_addr, &[("brokerPermission", "4")], std::time::Duration::from_secs(5)).await.unwrap();
+        assert_eq!(perm(&c.collect().await), Some(4));
+        assert_eq!(perm(&c.collect().await), Some(4));
+        c.admin().update_broker_config(&a_addr, &[("brokerPermission", "6")], std::time::Duration::from_secs(5)).await.unwrap();
+        assert_eq!(perm(&c.collect().await), Some(6));
+
+        // A node that stops answering is dropped from the memo with the cycle.
+        sim.set_fault("broker-a", 0, crate::sim::Fault::Garbage);
+        let s = c.collect().await;
+        assert!(!s.brokers.iter().find(|b| b.addr == a_addr).unwrap().up);
+        assert_eq!(c.memos.config.len(), s.brokers.iter().filter(|b| b.up).count());
     }
 
     #[tokio::test]
