@@ -122,6 +122,7 @@ fn java_bodies_take_the_fast_path_and_match() {
         assert_eq!(fast, RuntimeInfo::decode_lenient(b).unwrap());
         assert!(!fast.raw.is_empty());
         assert!(super::runtime_info::fast_figures(b).is_some(), "{}", String::from_utf8_lossy(b));
+        assert!(super::runtime_info::plain_figures(b).is_some(), "Java's form takes the plain scan: {}", String::from_utf8_lossy(b));
         let figures = RuntimeInfo::decode_figures(b).unwrap();
         assert!(figures.raw.is_empty());
         assert_eq!(figures, RuntimeInfo { raw: Default::default(), ..fast });
@@ -201,6 +202,32 @@ fn edge_forms_agree() {
         r#"{"table":[]}"#,
         r#"{"table":{"k":{"x":1}}}"#,
         r#"{"table":{"k":"v"}"#,
+        // The plain scan's edges: duplicates (figures and delay levels), a control character,
+        // trailing bytes, a missing or extra comma, non-ASCII text, an empty key.
+        r#"{"table":{"scheduleMessageOffset_2":"1,5","putTps":"1.0 2.0 3.0","scheduleMessageOffset_2":"3,5","putTps":"4.0 5.0 6.0","commitLogMaxOffset":"7","commitLogMaxOffset":"8"}}"#,
+        "{\"table\":{\"commitLogMaxOffset\":\"12\t\"}}",
+        "{\"table\":{\"brokerVersionDesc\":\"V5_\u{e9}\u{4e3b}\",\"\u{e9}\":\"x\"}}",
+        r#"{"table":{"commitLogMaxOffset":"5"}} "#,
+        r#"{"table":{"commitLogMaxOffset":"5"}}}"#,
+        r#"{"table":{"commitLogMaxOffset":"5",}}"#,
+        r#"{"table":{"commitLogMaxOffset":"5""putTps":"1 2 3"}}"#,
+        r#"{"table":{"":"5","commitLogMaxOffset":""}}"#,
+        r#"{"table":{"commitLogMaxOffset":"5\u0036"}}"#,
+        r#"{"table":{"commitLogMaxOffset" :"5"}}"#,
+        r#"{"table":{"commitLogMaxOffset":null}}"#,
+        r#"{"table":{}}"#,
+        // Escapes in a value nobody reads (rocketmq-rust nests JSON there): the ones every
+        // reader takes, then an unknown escape, lone and paired surrogates, cut-off forms.
+        r#"{"table":{"x":"a\"b\\c\/d\b\f\n\r\t\u00e9\u12aB","commitLogMaxOffset":"5"}}"#,
+        r#"{"table":{"x":"\x","commitLogMaxOffset":"5"}}"#,
+        r#"{"table":{"x":"\ud800","commitLogMaxOffset":"5"}}"#,
+        r#"{"table":{"x":"\ud83d\ude00","commitLogMaxOffset":"5"}}"#,
+        r#"{"table":{"x":"\udc00x","commitLogMaxOffset":"5"}}"#,
+        r#"{"table":{"x":"\u12","commitLogMaxOffset":"5"}}"#,
+        r#"{"table":{"x":"\u12G4","commitLogMaxOffset":"5"}}"#,
+        r#"{"table":{"x":"\"#,
+        r#"{"table":{"x":"abc\"}}"#,
+        r#"{"table":{"x":"{\"a\":1}"}}"#,
         "{}",
         "null",
         "[]",

@@ -262,6 +262,9 @@ fn wanted_key(k: &[u8]) -> Option<usize> {
 /// [`KEYS`] and the delay levels are skipped. Same rules as [`fast_table`] (a later duplicate wins,
 /// a last value of `null` is absent); `None` means "use another path".
 pub(super) fn fast_figures(body: &[u8]) -> Option<RuntimeInfo> {
+    if let Some(info) = plain_figures(body) {
+        return Some(info);
+    }
     let mut r = Reader::new(body);
     let mut vals: [Option<Cow<'_, str>>; KEYS.len()] = [const { None }; KEYS.len()];
     // Delay levels are few (≤ 18); kept in arrival order, resolved like the map would.
@@ -304,6 +307,133 @@ pub(super) fn fast_figures(body: &[u8]) -> Option<RuntimeInfo> {
         .collect();
     let vals: [Option<&str>; KEYS.len()] = std::array::from_fn(|i| vals[i].as_deref());
     Some(RuntimeInfo::from_values(&vals, schedule_message_offsets))
+}
+
+/// The figures from a body in exactly the form Java's fastjson writes: `{"table":{` then
+/// `"key":"value"` pairs separated by commas, then `}}`, no whitespace, no `null`, no control
+/// character in any string, and no escape but in values nobody reads ([`skip_string`]). The
+/// body is checked as UTF-8 once and each string read in one pass, with none of the general
+/// reader's per-token work. Anything else is `None`, for [`fast_figures`]' general reader,
+/// which then decides exactly as before; the differential tests hold both to the lenient path.
+pub(super) fn plain_figures(body: &[u8]) -> Option<RuntimeInfo> {
+    const OPEN: &[u8] = b"{\"table\":{";
+    let text = std::str::from_utf8(body).ok()?;
+    let b = text.as_bytes();
+    if !b.starts_with(OPEN) {
+        return None;
+    }
+    // A string's text from `at` (just past its opening quote) and the index past its closing
+    // quote; `None` at an escape or a control character. Strings here are short (a dozen bytes
+    // on average), where one table lookup per byte beats a vectorised search's setup.
+    let string = |at: usize| -> Option<(&str, usize)> {
+        let i = plain_run(b, at);
+        if *b.get(i)? != b'"' {
+            return None;
+        }
+        // Cut at ASCII quotes of a valid UTF-8 text: a char boundary on either side.
+        Some((&text[at..i], i + 1))
+    };
+    let mut vals: [Option<&str>; KEYS.len()] = [None; KEYS.len()];
+    let mut schedule: Vec<(&str, &str)> = Vec::new();
+    let mut at = OPEN.len();
+    if b.get(at) == Some(&b'}') {
+        at += 1;
+    } else {
+        loop {
+            if b.get(at) != Some(&b'"') {
+                return None;
+            }
+            let (k, next) = string(at + 1)?;
+            if b.get(next..next + 2) != Some(b":\"") {
+                return None;
+            }
+            let next = if let Some(i) = wanted_key(k.as_bytes()) {
+                let (v, next) = string(next + 2)?;
+                vals[i] = Some(v);
+                next
+            } else if k.starts_with("scheduleMessageOffset_") {
+                let (v, next) = string(next + 2)?;
+                schedule.push((k, v));
+                next
+            } else {
+                skip_string(b, next + 2)?
+            };
+            match b.get(next) {
+                Some(b',') => at = next + 1,
+                Some(b'}') => {
+                    at = next + 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    if &b[at..] != b"}" {
+        return None;
+    }
+    // As the general path: a later duplicate level wins, levels in key order.
+    let mut levels: BTreeMap<&str, &str> = BTreeMap::new();
+    for (k, v) in schedule {
+        levels.insert(k, v);
+    }
+    let schedule_message_offsets = levels
+        .iter()
+        .filter_map(|(k, v)| schedule_entry(k.strip_prefix("scheduleMessageOffset_")?, v))
+        .collect();
+    Some(RuntimeInfo::from_values(&vals, schedule_message_offsets))
+}
+
+/// Past the closing quote of a string whose value nobody reads, from just past its opening
+/// quote. Such values may hold escapes (rocketmq-rust nests JSON in one); only the escapes
+/// every reader accepts alike pass (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`, and `\u`
+/// outside the surrogates), and a control character is refused, so that skipping never accepts
+/// what the general reader would refuse: anything else is `None`.
+fn skip_string(b: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        at = plain_run(b, at);
+        match *b.get(at)? {
+            b'"' => return Some(at + 1),
+            b'\\' => {}
+            _ => return None,
+        }
+        match *b.get(at + 1)? {
+            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => at += 2,
+            b'u' => {
+                let hex = std::str::from_utf8(b.get(at + 2..at + 6)?).ok()?;
+                if !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+                    return None;
+                }
+                let unit = u16::from_str_radix(hex, 16).ok()?;
+                if (0xD800..0xE000).contains(&unit) {
+                    return None;
+                }
+                at += 6;
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// The index of the first byte from `at` that ends a JSON string's plain run (a quote, a
+/// backslash, a control character), or `b.len()`. Eight bytes at a time: in each word the
+/// lowest flagged byte of these borrow tests is always a real match (a false flag only ever
+/// sits above a real one), so the first match is exact.
+fn plain_run(b: &[u8], mut at: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    while let Some(w) = b.get(at..at + 8) {
+        let x = u64::from_le_bytes(w.try_into().expect("eight bytes"));
+        let hit = zero(x ^ (ONES * b'"' as u64)) | zero(x ^ (ONES * b'\\' as u64)) | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
+        if hit != 0 {
+            return at + (hit.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    while at < b.len() && !matches!(b[at], b'"' | b'\\' | 0..=0x1F) {
+        at += 1;
+    }
+    at
 }
 
 /// Parses `MixAll.humanReadableByteCount` output: `"12 B"`, `"1.5 GiB"`, `"1,5 GiB"` (locale
@@ -542,6 +672,57 @@ impl RuntimeInfo {
 
 #[cfg(test)]
 mod tests {
+    /// The plain scan takes Java's form and escapes in unread values, and leaves the rest to
+    /// the general reader (the differential tests check the values it gives).
+    #[test]
+    fn plain_scan_takes_what_it_can_and_leaves_the_rest() {
+        let takes = [
+            r#"{"table":{}}"#,
+            r#"{"table":{"commitLogMaxOffset":"5","putTps":"1.0 2.0 3.0","scheduleMessageOffset_3":"1,4"}}"#,
+            r#"{"table":{"x":"{\"a\":\"\u00e9\\\/\n\"}","commitLogMaxOffset":"5"}}"#,
+        ];
+        for body in takes {
+            let info = plain_figures(body.as_bytes()).unwrap_or_else(|| panic!("refused {body}"));
+            let mut lenient = RuntimeInfo::decode_lenient(body.as_bytes()).unwrap();
+            lenient.raw.clear();
+            assert_eq!(info, lenient, "{body}");
+        }
+        let info = plain_figures(takes[1].as_bytes()).unwrap();
+        assert_eq!((info.commit_log_max_offset, info.schedule_message_offsets.get(&3)), (Some(5), Some(&(1, 4))));
+        let leaves = [
+            r#"{"table":{"commitLogMaxOffset":"5\u0036"}}"#,
+            r#"{"table":{"commit\u004cogMaxOffset":"5"}}"#,
+            r#"{"table":{"x":"\x"}}"#,
+            r#"{"table":{"x":"\ud83d\ude00"}}"#,
+            "{\"table\":{\"x\":\"tab\there\"}}",
+            r#"{"table": {}}"#,
+            r#"{"table":{"k":null}}"#,
+            r#"{"table":{"k":1}}"#,
+            r#"{"table":{}} "#,
+            r#"{"other":1,"table":{}}"#,
+        ];
+        for body in leaves {
+            assert!(plain_figures(body.as_bytes()).is_none(), "took {body}");
+        }
+        assert!(plain_figures(b"{\"table\":{\"k\":\"\xff\"}}").is_none(), "invalid UTF-8");
+    }
+
+    /// The word-at-a-time search finds the same first stop byte as a byte loop, wherever it
+    /// sits in a word and whatever follows it.
+    #[test]
+    fn plain_run_finds_the_first_stop_byte() {
+        let naive = |b: &[u8], at: usize| (at..b.len()).find(|&i| matches!(b[i], b'"' | b'\\' | 0..=0x1F)).unwrap_or(b.len());
+        let mut rng = crate::protocol::test_rng::XorShift(0xDEAD_BEEF_1234_5678);
+        let alphabet = b"ab\"\\\x00\x1f\x20\x21\x5b\x5d\x7f\x80\xff\xe9";
+        for _ in 0..20_000 {
+            let len = (rng.next() % 40) as usize;
+            // Mostly plain bytes, so that runs cross word boundaries.
+            let b: Vec<u8> = (0..len).map(|_| if rng.next() % 6 == 0 { rng.pick(alphabet) } else { b'a' + (rng.next() % 26) as u8 }).collect();
+            let at = if len == 0 { 0 } else { (rng.next() % len as u64) as usize };
+            assert_eq!(plain_run(&b, at), naive(&b, at), "{b:?} from {at}");
+        }
+    }
+
     #[test]
     fn wanted_key_finds_every_key_and_nothing_else() {
         for (i, k) in KEYS.iter().enumerate() {
