@@ -717,7 +717,7 @@ mod tests {
         for _ in 0..20_000 {
             let len = (rng.next() % 40) as usize;
             // Mostly plain bytes, so that runs cross word boundaries.
-            let b: Vec<u8> = (0..len).map(|_| if rng.next() % 6 == 0 { rng.pick(alphabet) } else { b'a' + (rng.next() % 26) as u8 }).collect();
+            let b: Vec<u8> = (0..len).map(|_| if rng.next().is_multiple_of(6) { rng.pick(alphabet) } else { b'a' + (rng.next() % 26) as u8 }).collect();
             let at = if len == 0 { 0 } else { (rng.next() % len as u64) as usize };
             assert_eq!(plain_run(&b, at), naive(&b, at), "{b:?} from {at}");
         }
