@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::lenient_json::{de, from_slice};
-use super::strict_json::{field, Reader};
+use super::strict_json::{field, find_stop, Reader};
 use super::DecodeError;
 
 /// A `"<10s> <1min> <10min>"` rate; a window the broker has not filled yet is `None`.
@@ -323,16 +323,17 @@ pub(super) fn plain_figures(body: &[u8]) -> Option<RuntimeInfo> {
         return None;
     }
     // A string's text from `at` (just past its opening quote) and the index past its closing
-    // quote; `None` at an escape or a control character. Strings here are short (a dozen bytes
-    // on average), where one table lookup per byte beats a vectorised search's setup.
-    let string = |at: usize| -> Option<(&str, usize)> {
-        let i = plain_run(b, at);
-        if *b.get(i)? != b'"' {
+    // quote; `None` at an escape or a control character.
+    #[inline(always)]
+    fn string(text: &str, at: usize) -> Option<(&str, usize)> {
+        let b = text.as_bytes();
+        let i = find_stop(b, at)?;
+        if b[i] != b'"' {
             return None;
         }
         // Cut at ASCII quotes of a valid UTF-8 text: a char boundary on either side.
         Some((&text[at..i], i + 1))
-    };
+    }
     let mut vals: [Option<&str>; KEYS.len()] = [None; KEYS.len()];
     let mut schedule: Vec<(&str, &str)> = Vec::new();
     let mut at = OPEN.len();
@@ -343,16 +344,16 @@ pub(super) fn plain_figures(body: &[u8]) -> Option<RuntimeInfo> {
             if b.get(at) != Some(&b'"') {
                 return None;
             }
-            let (k, next) = string(at + 1)?;
+            let (k, next) = string(text, at + 1)?;
             if b.get(next..next + 2) != Some(b":\"") {
                 return None;
             }
             let next = if let Some(i) = wanted_key(k.as_bytes()) {
-                let (v, next) = string(next + 2)?;
+                let (v, next) = string(text, next + 2)?;
                 vals[i] = Some(v);
                 next
             } else if k.starts_with("scheduleMessageOffset_") {
-                let (v, next) = string(next + 2)?;
+                let (v, next) = string(text, next + 2)?;
                 schedule.push((k, v));
                 next
             } else {
@@ -390,8 +391,8 @@ pub(super) fn plain_figures(body: &[u8]) -> Option<RuntimeInfo> {
 /// what the general reader would refuse: anything else is `None`.
 fn skip_string(b: &[u8], mut at: usize) -> Option<usize> {
     loop {
-        at = plain_run(b, at);
-        match *b.get(at)? {
+        at = find_stop(b, at)?;
+        match b[at] {
             b'"' => return Some(at + 1),
             b'\\' => {}
             _ => return None,
@@ -412,28 +413,6 @@ fn skip_string(b: &[u8], mut at: usize) -> Option<usize> {
             _ => return None,
         }
     }
-}
-
-/// The index of the first byte from `at` that ends a JSON string's plain run (a quote, a
-/// backslash, a control character), or `b.len()`. Eight bytes at a time: in each word the
-/// lowest flagged byte of these borrow tests is always a real match (a false flag only ever
-/// sits above a real one), so the first match is exact.
-fn plain_run(b: &[u8], mut at: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    while let Some(w) = b.get(at..at + 8) {
-        let x = u64::from_le_bytes(w.try_into().expect("eight bytes"));
-        let hit = zero(x ^ (ONES * b'"' as u64)) | zero(x ^ (ONES * b'\\' as u64)) | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
-        if hit != 0 {
-            return at + (hit.trailing_zeros() / 8) as usize;
-        }
-        at += 8;
-    }
-    while at < b.len() && !matches!(b[at], b'"' | b'\\' | 0..=0x1F) {
-        at += 1;
-    }
-    at
 }
 
 /// Parses `MixAll.humanReadableByteCount` output: `"12 B"`, `"1.5 GiB"`, `"1,5 GiB"` (locale
@@ -705,22 +684,6 @@ mod tests {
             assert!(plain_figures(body.as_bytes()).is_none(), "took {body}");
         }
         assert!(plain_figures(b"{\"table\":{\"k\":\"\xff\"}}").is_none(), "invalid UTF-8");
-    }
-
-    /// The word-at-a-time search finds the same first stop byte as a byte loop, wherever it
-    /// sits in a word and whatever follows it.
-    #[test]
-    fn plain_run_finds_the_first_stop_byte() {
-        let naive = |b: &[u8], at: usize| (at..b.len()).find(|&i| matches!(b[i], b'"' | b'\\' | 0..=0x1F)).unwrap_or(b.len());
-        let mut rng = crate::protocol::test_rng::XorShift(0xDEAD_BEEF_1234_5678);
-        let alphabet = b"ab\"\\\x00\x1f\x20\x21\x5b\x5d\x7f\x80\xff\xe9";
-        for _ in 0..20_000 {
-            let len = (rng.next() % 40) as usize;
-            // Mostly plain bytes, so that runs cross word boundaries.
-            let b: Vec<u8> = (0..len).map(|_| if rng.next().is_multiple_of(6) { rng.pick(alphabet) } else { b'a' + (rng.next() % 26) as u8 }).collect();
-            let at = if len == 0 { 0 } else { (rng.next() % len as u64) as usize };
-            assert_eq!(plain_run(&b, at), naive(&b, at), "{b:?} from {at}");
-        }
     }
 
     #[test]

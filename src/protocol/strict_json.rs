@@ -66,6 +66,9 @@ pub(crate) enum Scalar<'a> {
 pub(crate) struct Reader<'a> {
     b: &'a [u8],
     i: usize,
+    /// The body as text when all of it is UTF-8 (checked once, in bulk): strings are then
+    /// sliced from it instead of each being checked on its own.
+    text: Option<&'a str>,
 }
 
 /// Bytes that end the fast scan of a string's contents: `"`, `\` and control characters, the
@@ -75,7 +78,7 @@ use super::lenient_json::NEEDS_ESCAPE as STR_STOP;
 /// Index of the first `"`, `\\` or control character at or after `from`, eight bytes at a time
 /// (SWAR): keys and names are most of a body, so this is the reader's inner loop.
 #[inline]
-fn find_stop(b: &[u8], mut from: usize) -> Option<usize> {
+pub(crate) fn find_stop(b: &[u8], mut from: usize) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     while let Some(chunk) = b.get(from..from + 8) {
@@ -102,7 +105,18 @@ fn find_stop(b: &[u8], mut from: usize) -> Option<usize> {
 
 impl<'a> Reader<'a> {
     pub fn new(b: &'a [u8]) -> Self {
-        Reader { b, i: 0 }
+        Reader { b, i: 0, text: std::str::from_utf8(b).ok() }
+    }
+
+    /// `b[start..end]` as text, or `None` if it is not UTF-8. Callers cut strings next to ASCII
+    /// bytes (quotes, backslashes), which are char boundaries of a UTF-8 body, so the slice of
+    /// the checked text never fails where checking the bytes alone would succeed.
+    #[inline]
+    fn text_at(&self, start: usize, end: usize) -> Option<&'a str> {
+        match self.text {
+            Some(t) => t.get(start..end),
+            None => std::str::from_utf8(&self.b[start..end]).ok(),
+        }
     }
 
     #[inline]
@@ -161,7 +175,7 @@ impl<'a> Reader<'a> {
         let len = find_stop(self.b, start)? - start;
         if self.b[start + len] == b'"' {
             self.i = start + len + 1;
-            return std::str::from_utf8(&self.b[start..start + len]).ok().map(Cow::Borrowed);
+            return self.text_at(start, start + len).map(Cow::Borrowed);
         }
         self.escaped(start, len).map(Cow::Owned)
     }
@@ -276,7 +290,7 @@ impl<'a> Reader<'a> {
         if self.b[end] != b'"' {
             return None;
         }
-        let s = std::str::from_utf8(&self.b[start..end]).ok()?;
+        let s = self.text_at(start, end)?;
         self.i = end + 1;
         Some(s)
     }
