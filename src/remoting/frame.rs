@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// Largest legal value of the length word on a Java peer (Netty's 16 MiB cap includes the prefix).
 pub const DEFAULT_MAX_FRAME_LENGTH: usize = 16_777_212;
@@ -67,6 +67,37 @@ const LANGUAGES: [&str; 14] = [
     "JAVA", "CPP", "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY", "OTHER", "HTTP", "GO", "PHP",
     "OMS", "RUST", "NODE_JS",
 ];
+
+/// A JSON string as `serde_json` escapes it: `"` and `\\` with a backslash, the five short
+/// control escapes, other control characters as `\u00xx`, everything else verbatim.
+fn put_json_str(dst: &mut BytesMut, s: &str) {
+    dst.put_u8(b'"');
+    let b = s.as_bytes();
+    let mut run = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            0x0C => b"\\f",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1F => b"",
+            _ => continue,
+        };
+        dst.put_slice(&b[run..i]);
+        if esc.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            dst.put_slice(&[b'\\', b'u', b'0', b'0', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]]);
+        } else {
+            dst.put_slice(esc);
+        }
+        run = i + 1;
+    }
+    dst.put_slice(&b[run..]);
+    dst.put_u8(b'"');
+}
 
 fn language_code(name: &str) -> u8 {
     LANGUAGES.iter().position(|l| *l == name).unwrap_or(0) as u8
@@ -147,16 +178,62 @@ impl RemotingCommand {
 
     /// Appends the whole frame, length prefix included, to `dst`.
     pub fn encode(&self, dst: &mut BytesMut) {
-        let header = match self.serialize_type {
-            SerializeType::Json => self.json_header(),
-            SerializeType::RocketMq => self.rocketmq_header(),
-        };
+        if self.serialize_type == SerializeType::Json {
+            // Written in place, then the two length words patched in front: every request of
+            // every cycle is encoded, and a header built apart costs a buffer and a copy.
+            let at = dst.len();
+            dst.reserve(8 + 160 + self.body.len());
+            dst.put_u64(0);
+            self.put_json_header(dst);
+            let header_len = dst.len() - at - 8;
+            dst.put_slice(&self.body);
+            let length = (4 + header_len + self.body.len()) as u32;
+            dst[at..at + 4].copy_from_slice(&length.to_be_bytes());
+            dst[at + 4..at + 8].copy_from_slice(&(((self.serialize_type.code() as u32) << 24) | (header_len as u32 & 0x00FF_FFFF)).to_be_bytes());
+            return;
+        }
+        let header = self.rocketmq_header();
         let length = 4 + header.len() + self.body.len();
         dst.reserve(4 + length);
         dst.put_u32(length as u32);
         dst.put_u32(((self.serialize_type.code() as u32) << 24) | (header.len() as u32 & 0x00FF_FFFF));
         dst.put_slice(&header);
         dst.put_slice(&self.body);
+    }
+
+    /// The JSON header as fastjson orders it (fields alphabetical, absent ones omitted), byte
+    /// for byte what `serde_json` writes for the same fields (a test holds it to that).
+    fn put_json_header(&self, dst: &mut BytesMut) {
+        let mut n = itoa::Buffer::new();
+        dst.put_slice(b"{\"code\":");
+        dst.put_slice(n.format(self.code).as_bytes());
+        if !self.ext_fields.is_empty() {
+            dst.put_slice(b",\"extFields\":{");
+            for (i, (k, v)) in self.ext_fields.iter().enumerate() {
+                if i > 0 {
+                    dst.put_u8(b',');
+                }
+                put_json_str(dst, k);
+                dst.put_u8(b':');
+                put_json_str(dst, v);
+            }
+            dst.put_u8(b'}');
+        }
+        dst.put_slice(b",\"flag\":");
+        dst.put_slice(n.format(self.flag).as_bytes());
+        dst.put_slice(b",\"language\":");
+        put_json_str(dst, &self.language);
+        dst.put_slice(b",\"opaque\":");
+        dst.put_slice(n.format(self.opaque).as_bytes());
+        if let Some(r) = &self.remark {
+            dst.put_slice(b",\"remark\":");
+            put_json_str(dst, r);
+        }
+        dst.put_slice(b",\"serializeTypeCurrentRPC\":");
+        put_json_str(dst, self.serialize_type.name());
+        dst.put_slice(b",\"version\":");
+        dst.put_slice(n.format(self.version).as_bytes());
+        dst.put_u8(b'}');
     }
 
     /// Convenience for tests and the simulator.
@@ -166,9 +243,11 @@ impl RemotingCommand {
         b.freeze()
     }
 
-    /// fastjson field order (alphabetical), nulls omitted: what a Java peer emits.
+    /// fastjson field order (alphabetical), nulls omitted, through serde: the reference that
+    /// [`Self::put_json_header`] must reproduce.
+    #[cfg(test)]
     fn json_header(&self) -> Vec<u8> {
-        #[derive(Serialize)]
+        #[derive(serde::Serialize)]
         #[serde(rename_all = "camelCase")]
         struct Out<'a> {
             code: i32,
@@ -543,6 +622,44 @@ mod tests {
 
     fn hex(b: &[u8]) -> String {
         b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
+    }
+
+    /// The header written in place is byte for byte serde_json's, for any field values:
+    /// escapes, control characters, non-ASCII text, extremes, empty and absent fields.
+    #[test]
+    fn json_header_written_in_place_is_serde_jsons() {
+        let mut rng = crate::protocol::test_rng::XorShift(0x0DD_F00D_5EED_0042);
+        let pieces = ["a", "Z9", "\"", "\\", "/", "\u{8}", "\u{c}", "\n", "\r", "\t", "\u{0}", "\u{1f}", "\u{7f}", "é", "主题", "😀", " ", ":", "{}"];
+        let mut text = |rng: &mut crate::protocol::test_rng::XorShift| -> String {
+            (0..rng.next() % 6).map(|_| pieces[(rng.next() % pieces.len() as u64) as usize]).collect()
+        };
+        let ints = [0, 1, -1, 409, i32::MAX, i32::MIN, 1 << 20];
+        for case in 0..3000 {
+            let mut cmd = RemotingCommand::request(ints[(rng.next() % ints.len() as u64) as usize]);
+            cmd.opaque = ints[(rng.next() % ints.len() as u64) as usize];
+            cmd.flag = ints[(rng.next() % ints.len() as u64) as usize];
+            cmd.version = ints[(rng.next() % ints.len() as u64) as usize];
+            cmd.language = text(&mut rng);
+            for _ in 0..rng.next() % 4 {
+                let (k, v) = (text(&mut rng), text(&mut rng));
+                cmd.ext_fields.insert(k, v);
+            }
+            if rng.next() % 2 == 0 {
+                cmd.remark = Some(text(&mut rng));
+            }
+            cmd.body = Bytes::from(text(&mut rng).into_bytes());
+            let header = cmd.json_header();
+            let bytes = cmd.to_bytes();
+            let want_len = 4 + header.len() + cmd.body.len();
+            assert_eq!(&bytes[..4], &(want_len as u32).to_be_bytes(), "case {case}");
+            assert_eq!(&bytes[4..8], &(header.len() as u32).to_be_bytes(), "case {case}");
+            assert_eq!(&bytes[8..8 + header.len()], &header[..], "case {case}: {}", String::from_utf8_lossy(&bytes[8..]));
+            assert_eq!(&bytes[8 + header.len()..], &cmd.body[..], "case {case}");
+            // Appending keeps what the buffer held.
+            let mut buf = BytesMut::from(&b"xy"[..]);
+            cmd.encode(&mut buf);
+            assert_eq!((&buf[..2], &buf[2..]), (&b"xy"[..], &bytes[..]), "case {case}");
+        }
     }
 
     #[test]
