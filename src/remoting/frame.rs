@@ -630,7 +630,7 @@ mod tests {
     fn json_header_written_in_place_is_serde_jsons() {
         let mut rng = crate::protocol::test_rng::XorShift(0x0DD_F00D_5EED_0042);
         let pieces = ["a", "Z9", "\"", "\\", "/", "\u{8}", "\u{c}", "\n", "\r", "\t", "\u{0}", "\u{1f}", "\u{7f}", "é", "主题", "😀", " ", ":", "{}"];
-        let mut text = |rng: &mut crate::protocol::test_rng::XorShift| -> String {
+        let text = |rng: &mut crate::protocol::test_rng::XorShift| -> String {
             (0..rng.next() % 6).map(|_| pieces[(rng.next() % pieces.len() as u64) as usize]).collect()
         };
         let ints = [0, 1, -1, 409, i32::MAX, i32::MIN, 1 << 20];
@@ -644,7 +644,7 @@ mod tests {
                 let (k, v) = (text(&mut rng), text(&mut rng));
                 cmd.ext_fields.insert(k, v);
             }
-            if rng.next() % 2 == 0 {
+            if rng.next().is_multiple_of(2) {
                 cmd.remark = Some(text(&mut rng));
             }
             cmd.body = Bytes::from(text(&mut rng).into_bytes());
