@@ -25,8 +25,8 @@ pub struct NodeTarget {
 }
 
 /// Fetches a master and its slaves (`targets` may hold only slaves if the master is unknown).
-pub async fn fetch_group(admin: &Admin, targets: Vec<NodeTarget>, filters: &Filters, memos: &Memos) -> Vec<BrokerNode> {
-    let (masters, slaves): (Vec<_>, Vec<_>) = targets.into_iter().partition(|t| t.broker_id == 0);
+pub async fn fetch_group(admin: &Admin, targets: &[NodeTarget], filters: &Filters, memos: &Memos) -> Vec<BrokerNode> {
+    let (masters, slaves): (Vec<&NodeTarget>, Vec<&NodeTarget>) = targets.iter().partition(|t| t.broker_id == 0);
     let mut out = Vec::new();
     let mut master_max: Option<i64> = None;
     let mut master_ha: Option<Vec<HaConnection>> = None;
@@ -117,9 +117,9 @@ fn record_error(node: &mut BrokerNode, e: &RemotingError) {
     }
 }
 
-async fn fetch_master(admin: &Admin, t: NodeTarget, filters: &Filters, memos: &Memos) -> BrokerNode {
+async fn fetch_master(admin: &Admin, t: &NodeTarget, filters: &Filters, memos: &Memos) -> BrokerNode {
     let ha_memo = &memos.ha;
-    let mut node = base(&t);
+    let mut node = base(t);
     node.up = true;
     // All at once: one round trip per master. 907 exists on 5.x only; a 4.x broker answers
     // "not supported" at once, which is cheaper than a second round trip to learn the version,
@@ -242,12 +242,12 @@ async fn schedule_topic_empty(admin: &Admin, addr: &str) -> Option<bool> {
 
 async fn fetch_slave(
     admin: &Admin,
-    t: NodeTarget,
+    t: &NodeTarget,
     master_max: Option<i64>,
     master_ha: Option<&[HaConnection]>,
     config_memo: &ConfigMemo,
 ) -> BrokerNode {
-    let mut node = base(&t);
+    let mut node = base(t);
     node.up = true;
     let Answers { runtime: rt, config: cfg, .. } = ask(admin, &t.addr, config_memo, None, false).await;
     apply_runtime(&mut node, rt);
@@ -599,7 +599,7 @@ mod future_size {
     fn group_fetch_future_stays_small() {
         let admin = crate::admin::Admin::new(crate::remoting::RemotingClient::new(Default::default()).unwrap());
         let (f, memo) = (super::Filters::default(), super::Memos::default());
-        let group = std::mem::size_of_val(&super::fetch_group(&admin, vec![], &f, &memo));
+        let group = std::mem::size_of_val(&super::fetch_group(&admin, &[], &f, &memo));
         let batch = std::mem::size_of_val(&admin.client().exchange("", vec![], |_, _| {}));
         assert!(group <= 4096, "fetch_group future is {group} bytes");
         assert!(batch <= 1024, "exchange future is {batch} bytes");

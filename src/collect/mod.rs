@@ -8,7 +8,7 @@ pub mod discover;
 pub mod fetch;
 pub mod ha_memo;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -62,8 +62,12 @@ pub struct Collector {
     memos: Arc<Memos>,
     /// Cluster mode: the groups the last cycle's discovery named, fetched next cycle while
     /// discovery runs again.
-    last_groups: std::sync::Mutex<Vec<Vec<NodeTarget>>>,
+    last_groups: std::sync::Mutex<Vec<Group>>,
 }
+
+/// One broker group's nodes (a master and its slaves), shared between a cycle's task and the
+/// next cycle's early fetch.
+type Group = Arc<[NodeTarget]>;
 
 pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
@@ -97,29 +101,48 @@ impl Collector {
         // semaphore keeps at most `--collect.concurrency` of them fetching.
         let permits = Arc::new(tokio::sync::Semaphore::new(self.cfg.concurrency.max(1)));
         let filters = Arc::new(self.cfg.filters.clone());
-        let start = |targets: Vec<NodeTarget>| {
+        let start = |targets: Group| {
             let (admin, filters, memos, permits) = (self.admin.clone(), filters.clone(), self.memos.clone(), permits.clone());
             AbortOnDrop(tokio::spawn(async move {
                 let _permit = permits.acquire_owned().await;
-                fetch::fetch_group(&admin, targets, &filters, &memos).await
+                fetch::fetch_group(&admin, &targets, &filters, &memos).await
             }))
         };
-        let early_groups = if sidecar { self.sidecar_groups() } else { self.last_groups.lock().unwrap().clone() };
-        let mut early: HashMap<Vec<NodeTarget>, AbortOnDrop<Vec<BrokerNode>>> =
-            early_groups.iter().map(|g| (g.clone(), start(g.clone()))).collect();
+        // Groups are shared (`Arc`), not copied: a cycle hands each to its task and keeps it for
+        // the next cycle, 200 groups of four strings per node each time.
+        let early_groups: Vec<Group> = if sidecar { self.sidecar_groups() } else { self.last_groups.lock().unwrap().clone() };
+        let mut early: Vec<Option<(Group, AbortOnDrop<Vec<BrokerNode>>)>> =
+            early_groups.iter().map(|g| Some((g.clone(), start(g.clone())))).collect();
         let discovery = discover::discover(&self.admin, &self.cfg.namesrvs).await;
         let namesrvs = discovery.namesrvs;
-        let groups = if sidecar { early_groups } else { discovery.groups };
+        let groups: Vec<Vec<NodeTarget>> = if sidecar { Vec::new() } else { discovery.groups };
+        // This cycle's groups, each matched to an early fetch of the same targets: discovery
+        // lists them in a stable order, so the one at the same position is tried first and a
+        // scan is needed only when the cluster changed.
+        let mut take_early = |i: usize, g: &[NodeTarget]| -> Option<(Group, AbortOnDrop<Vec<BrokerNode>>)> {
+            if early.get(i).and_then(Option::as_ref).is_some_and(|(e, _)| **e == *g) {
+                return early[i].take();
+            }
+            early.iter_mut().find(|e| e.as_ref().is_some_and(|(e, _)| **e == *g)).and_then(Option::take)
+        };
+        let tasks: Vec<(Group, AbortOnDrop<Vec<BrokerNode>>)> = if sidecar {
+            early.iter_mut().filter_map(Option::take).collect()
+        } else {
+            groups
+                .into_iter()
+                .enumerate()
+                .map(|(i, g)| {
+                    take_early(i, &g).unwrap_or_else(|| {
+                        let g: Group = g.into();
+                        let task = start(g.clone());
+                        (g, task)
+                    })
+                })
+                .collect()
+        };
         if !sidecar {
-            *self.last_groups.lock().unwrap() = groups.clone();
+            *self.last_groups.lock().unwrap() = tasks.iter().map(|(g, _)| g.clone()).collect();
         }
-        let tasks: Vec<(Vec<NodeTarget>, AbortOnDrop<Vec<BrokerNode>>)> = groups
-            .into_iter()
-            .map(|g| {
-                let task = early.remove(&g).unwrap_or_else(|| start(g.clone()));
-                (g, task)
-            })
-            .collect();
         // Groups discovery no longer names: their fetches are aborted here, unused.
         drop(early);
         let fetched: Vec<Vec<BrokerNode>> = futures::future::join_all(
@@ -149,7 +172,7 @@ impl Collector {
 
     /// Sidecar mode: each address is one group; its identity comes from its own config inside
     /// the fetch (an empty cluster marks it unknown), so no extra request is spent on it.
-    fn sidecar_groups(&self) -> Vec<Vec<NodeTarget>> {
+    fn sidecar_groups(&self) -> Vec<Group> {
         // Nodes whose identity an earlier cycle learned are grouped by (cluster, broker), so a
         // master is fetched before its slaves (see fetch.rs on measuring replication lag).
         let known = self.sidecar_identity.lock().unwrap();
@@ -163,10 +186,10 @@ impl Collector {
                     broker_id: *id,
                     addr: addr.clone(),
                 }),
-                None => out.push(vec![NodeTarget { cluster: String::new(), broker: addr.clone(), broker_id: 0, addr: addr.clone() }]),
+                None => out.push(vec![NodeTarget { cluster: String::new(), broker: addr.clone(), broker_id: 0, addr: addr.clone() }].into()),
             }
         }
-        out.extend(groups.into_values());
+        out.extend(groups.into_values().map(Group::from));
         out
     }
 
