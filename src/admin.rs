@@ -37,9 +37,17 @@ impl Admin {
 
     /// GET_BROKER_CLUSTER_INFO (106) from a NameServer.
     pub async fn cluster_info(&self, namesrv: &str) -> Result<ClusterInfo, RemotingError> {
-        let code = request::GET_BROKER_CLUSTER_INFO;
-        let r = self.call(namesrv, RemotingCommand::request(code)).await?;
-        ClusterInfo::decode(&r.body).map_err(|e| decode_err(namesrv, code, e))
+        let r = self.cluster_info_answer(namesrv).await?;
+        Self::decode_cluster_info(namesrv, &r)
+    }
+
+    /// The 106 answer undecoded, for a caller that may already know what it says.
+    pub async fn cluster_info_answer(&self, namesrv: &str) -> Result<RemotingCommand, RemotingError> {
+        self.call(namesrv, RemotingCommand::request(request::GET_BROKER_CLUSTER_INFO)).await
+    }
+
+    pub fn decode_cluster_info(namesrv: &str, r: &RemotingCommand) -> Result<ClusterInfo, RemotingError> {
+        ClusterInfo::decode(&r.body).map_err(|e| decode_err(namesrv, request::GET_BROKER_CLUSTER_INFO, e))
     }
 
     /// GET_ROUTEINFO_BY_TOPIC (105), asking for standard JSON (PROTOCOL.md §1.7).

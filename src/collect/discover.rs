@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 
 use futures::future::join_all;
 
+use super::body_memo::BodyMemo;
 use super::fetch::NodeTarget;
 use crate::admin::Admin;
+use crate::protocol::ClusterInfo;
 use crate::snapshot::NamesrvStatus;
 
 pub struct Discovery {
@@ -18,8 +20,13 @@ pub struct Discovery {
     pub groups: Vec<Vec<NodeTarget>>,
 }
 
-pub async fn discover(admin: &Admin, namesrvs: &[String]) -> Discovery {
-    let answers = join_all(namesrvs.iter().map(|ns| admin.cluster_info(ns))).await;
+/// `memo` spares decoding a NameServer's answer when it is the one it sent last cycle.
+pub async fn discover(admin: &Admin, namesrvs: &[String], memo: &BodyMemo<ClusterInfo>) -> Discovery {
+    let answers = join_all(namesrvs.iter().map(|ns| async move {
+        let r = admin.cluster_info_answer(ns).await?;
+        memo.decode(ns, &r.body, |_| Admin::decode_cluster_info(ns, &r))
+    }))
+    .await;
     let mut statuses = Vec::new();
     // (cluster, broker) -> id -> addr; the first NameServer in list order wins on conflicts.
     let mut table: BTreeMap<(String, String), BTreeMap<i64, String>> = BTreeMap::new();
@@ -27,19 +34,19 @@ pub async fn discover(admin: &Admin, namesrvs: &[String]) -> Discovery {
         match answer {
             Ok(info) => {
                 statuses.push(NamesrvStatus { addr: ns.clone(), up: true, error: None });
-                for (name, data) in info.broker_addr_table {
+                for (name, data) in &info.broker_addr_table {
                     let cluster = if data.cluster.is_empty() {
                         info.cluster_addr_table
                             .iter()
-                            .find(|(_, names)| names.contains(&name))
+                            .find(|(_, names)| names.contains(name))
                             .map(|(c, _)| c.clone())
                             .unwrap_or_default()
                     } else {
                         data.cluster.clone()
                     };
-                    let entry = table.entry((cluster, name)).or_default();
-                    for (id, addr) in data.broker_addrs {
-                        entry.entry(id).or_insert(addr);
+                    let entry = table.entry((cluster, name.clone())).or_default();
+                    for (id, addr) in &data.broker_addrs {
+                        entry.entry(*id).or_insert_with(|| addr.clone());
                     }
                 }
             }

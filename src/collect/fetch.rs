@@ -7,7 +7,7 @@
 
 use futures::future::join_all;
 
-use super::config_memo::ConfigMemo;
+use super::body_memo::BodyMemo;
 use super::ha_memo::HaAnswer;
 use super::{Filters, Memos};
 use crate::admin::Admin;
@@ -55,7 +55,7 @@ struct Answers {
 
 /// Asks runtime info and config (and consume stats, HA status) in one batch: one write, one
 /// round trip, one deadline, each answer decoded in this task as it arrives.
-async fn ask(admin: &Admin, addr: &str, config_memo: &ConfigMemo, consume: Option<&Filters>, ha: bool) -> Answers {
+async fn ask(admin: &Admin, addr: &str, config_memo: &BodyMemo<BrokerConfig>, consume: Option<&Filters>, ha: bool) -> Answers {
     let mut cmds = vec![Admin::runtime_info_request(), Admin::broker_config_request()];
     let consume_at = consume.map(|_| {
         cmds.push(Admin::broker_consume_stats_request());
@@ -245,7 +245,7 @@ async fn fetch_slave(
     t: &NodeTarget,
     master_max: Option<i64>,
     master_ha: Option<&[HaConnection]>,
-    config_memo: &ConfigMemo,
+    config_memo: &BodyMemo<BrokerConfig>,
 ) -> BrokerNode {
     let mut node = base(t);
     node.up = true;

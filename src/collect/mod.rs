@@ -3,7 +3,7 @@
 //! Each broker group is fetched in its own task, each node's batch of requests bounded by the
 //! client's timeout, so a hung or garbage-speaking broker costs at most one timeout and only its own series.
 
-pub mod config_memo;
+pub mod body_memo;
 pub mod discover;
 pub mod fetch;
 pub mod ha_memo;
@@ -51,7 +51,9 @@ pub struct CollectConfig {
 #[derive(Debug, Default)]
 pub struct Memos {
     pub ha: ha_memo::HaMemo,
-    pub config: config_memo::ConfigMemo,
+    pub config: body_memo::BodyMemo<crate::protocol::broker_config::BrokerConfig>,
+    /// Per NameServer.
+    pub cluster: body_memo::BodyMemo<crate::protocol::ClusterInfo>,
 }
 
 pub struct Collector {
@@ -113,7 +115,8 @@ impl Collector {
         let early_groups: Vec<Group> = if sidecar { self.sidecar_groups() } else { self.last_groups.lock().unwrap().clone() };
         let mut early: Vec<Option<(Group, AbortOnDrop<Vec<BrokerNode>>)>> =
             early_groups.iter().map(|g| Some((g.clone(), start(g.clone())))).collect();
-        let discovery = discover::discover(&self.admin, &self.cfg.namesrvs).await;
+        let discovery = discover::discover(&self.admin, &self.cfg.namesrvs, &self.memos.cluster).await;
+        self.memos.cluster.end_cycle();
         let namesrvs = discovery.namesrvs;
         let groups: Vec<Vec<NodeTarget>> = if sidecar { Vec::new() } else { discovery.groups };
         // This cycle's groups, each matched to an early fetch of the same targets: discovery
@@ -333,6 +336,7 @@ mod tests {
         let first = c.collect().await;
         assert_eq!(perm(&first), Some(6));
         assert_eq!(c.memos.config.len(), first.brokers.len());
+        assert_eq!(c.memos.cluster.len(), 1, "one NameServer");
         assert_eq!(perm(&c.collect().await), Some(6));
         c.admin().update_broker_config(&a_addr, &[("brokerPermission", "4")], std::time::Duration::from_secs(5)).await.unwrap();
         assert_eq!(perm(&c.collect().await), Some(4));

@@ -1,51 +1,52 @@
-//! The last broker config answer (26) of each node, so that an unchanged one is not decoded again.
+//! The last answer of each peer to a question whose answer rarely changes, so that an
+//! unchanged one is not decoded again.
 //!
-//! A broker's configuration changes only when someone updates it, yet every cycle asks every
-//! node for all of it (~200 lines from a Java broker). A body byte-for-byte equal to the one
-//! the same address sent last cycle decodes to the same config, so the earlier result is
-//! reused: the memo compares bytes, never versions or hashes, and cannot go stale. Entries of
-//! addresses that a cycle did not answer are dropped at its end.
+//! A broker's configuration (26) changes only when someone updates it, and a NameServer's
+//! cluster info (106) only when brokers come or go, yet every cycle asks for all of both
+//! (~200 lines of config from each Java broker). An answer byte-for-byte equal to the one the
+//! same address sent last cycle decodes to the same value, so the earlier result is reused: the
+//! memo compares bytes, never versions or hashes, and cannot go stale. Entries of addresses
+//! that a cycle did not answer are dropped at its end.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::protocol::broker_config::BrokerConfig;
-
-#[derive(Debug, Default)]
-pub struct ConfigMemo {
-    inner: Mutex<Inner>,
+#[derive(Debug)]
+pub struct BodyMemo<T> {
+    inner: Mutex<Inner<T>>,
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    /// The cycle now running; entries not touched in it are swept at its end.
-    cycle: u64,
-    last: HashMap<String, Entry>,
+impl<T> Default for BodyMemo<T> {
+    fn default() -> Self {
+        BodyMemo { inner: Mutex::new(Inner { cycle: 0, last: HashMap::new() }) }
+    }
 }
 
 #[derive(Debug)]
-struct Entry {
+struct Inner<T> {
+    /// The cycle now running; entries not touched in it are swept at its end.
+    cycle: u64,
+    last: HashMap<String, Entry<T>>,
+}
+
+#[derive(Debug)]
+struct Entry<T> {
     body: Vec<u8>,
-    config: Arc<BrokerConfig>,
+    value: Arc<T>,
     cycle: u64,
 }
 
-impl ConfigMemo {
-    /// `addr`'s config from `body`: the memo's when the body is the one it holds, otherwise
+impl<T> BodyMemo<T> {
+    /// `addr`'s value from `body`: the memo's when the body is the one it holds, otherwise
     /// `decode(body)`, remembered when it succeeds.
-    pub fn decode<E>(
-        &self,
-        addr: &str,
-        body: &[u8],
-        decode: impl FnOnce(&[u8]) -> Result<BrokerConfig, E>,
-    ) -> Result<Arc<BrokerConfig>, E> {
+    pub fn decode<E>(&self, addr: &str, body: &[u8], decode: impl FnOnce(&[u8]) -> Result<T, E>) -> Result<Arc<T>, E> {
         {
             let mut inner = self.inner.lock().unwrap();
             let cycle = inner.cycle;
             if let Some(e) = inner.last.get_mut(addr) {
                 if e.body == body {
                     e.cycle = cycle;
-                    return Ok(e.config.clone());
+                    return Ok(e.value.clone());
                 }
             }
         }
@@ -54,20 +55,20 @@ impl ConfigMemo {
         let mut inner = self.inner.lock().unwrap();
         let cycle = inner.cycle;
         match decoded {
-            Ok(config) => {
-                let config = Arc::new(config);
+            Ok(value) => {
+                let value = Arc::new(value);
                 match inner.last.get_mut(addr) {
                     Some(e) => {
                         e.body.clear();
                         e.body.extend_from_slice(body);
-                        e.config = config.clone();
+                        e.value = value.clone();
                         e.cycle = cycle;
                     }
                     None => {
-                        inner.last.insert(addr.to_owned(), Entry { body: body.to_vec(), config: config.clone(), cycle });
+                        inner.last.insert(addr.to_owned(), Entry { body: body.to_vec(), value: value.clone(), cycle });
                     }
                 }
-                Ok(config)
+                Ok(value)
             }
             Err(e) => {
                 inner.last.remove(addr);
@@ -76,8 +77,8 @@ impl ConfigMemo {
         }
     }
 
-    /// Ends a cycle: forgets the addresses it did not hear a config from (gone, failing, or
-    /// renamed), so the memo holds at most one body per live node.
+    /// Ends a cycle: forgets the addresses it did not hear from (gone, failing, or renamed), so
+    /// the memo holds at most one body per live peer.
     pub fn end_cycle(&self) {
         let mut inner = self.inner.lock().unwrap();
         let cycle = inner.cycle;
@@ -98,7 +99,10 @@ impl ConfigMemo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::broker_config::BrokerConfig;
     use std::cell::Cell;
+
+    type ConfigMemo = BodyMemo<BrokerConfig>;
 
     fn decode_counting<'a>(calls: &'a Cell<usize>) -> impl Fn(&[u8]) -> Result<BrokerConfig, ()> + 'a {
         move |b| {
