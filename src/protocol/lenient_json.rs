@@ -468,10 +468,21 @@ pub mod de {
 
     use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 
+    /// `str::trim`, with no character decoding when neither end has anything to lose: values
+    /// are almost always bare. An ASCII graphic byte at an end is a whole character that is
+    /// not whitespace, so the result is `str::trim`'s in every case.
+    #[inline]
+    pub fn trim(s: &str) -> &str {
+        match (s.as_bytes().first(), s.as_bytes().last()) {
+            (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => s,
+            _ => s.trim(),
+        }
+    }
+
     /// Parses an integer written as text, accepting surrounding spaces and an integral float
     /// (`"5.0"`, `"1.0E3"`); out-of-range values saturate.
     pub fn parse_i64(s: &str) -> Option<i64> {
-        let s = s.trim();
+        let s = trim(s);
         if let Ok(v) = s.parse::<i64>() {
             return Some(v);
         }
@@ -482,7 +493,7 @@ pub mod de {
     /// Parses a float written as text: `Double.toString` forms (`1.0E-4`), and a locale decimal
     /// comma (`"1,25"`) when there is no `.`. NaN and infinities are "no value".
     pub fn parse_f64(s: &str) -> Option<f64> {
-        let s = s.trim();
+        let s = trim(s);
         let v = match s.parse::<f64>() {
             Ok(v) => v,
             Err(_) if s.contains(',') && !s.contains('.') => {
@@ -749,6 +760,16 @@ pub mod de {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trim_is_str_trim() {
+        let pieces = ["", "a", "7", " ", "\t", "\n", "\u{b}", "\u{c}", "\r", "\u{a0}", "\u{2003}", "\u{3000}", "é", "x y", "~", "!"];
+        let mut rng = super::super::test_rng::XorShift(0x7121_3000_0000_0001);
+        for _ in 0..20_000 {
+            let s: String = (0..rng.next() % 5).map(|_| pieces[(rng.next() % pieces.len() as u64) as usize]).collect();
+            assert_eq!(de::trim(&s), s.trim(), "{s:?}");
+        }
+    }
 
     fn norm(s: &str) -> String {
         String::from_utf8(normalize(s.as_bytes()).unwrap().into_owned()).unwrap()

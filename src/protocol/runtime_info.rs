@@ -538,7 +538,7 @@ impl RuntimeInfo {
         macro_rules! s {
             ($k:literal) => {
                 vals[const { key_index($k) }]
-                    .map(str::trim)
+                    .map(de::trim)
                     .filter(|v| !v.is_empty() && *v != "null")
             };
         }
