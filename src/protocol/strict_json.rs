@@ -631,6 +631,47 @@ mod tests {
         assert_eq!(Reader::new(b"123456789012345678").plain_int(), Some(123456789012345678));
     }
 
+    /// Numbers of every length, inside a body and at its very end, followed by every kind of
+    /// byte: the fast form gives what `num` does, or bails.
+    #[test]
+    fn plain_int_agrees_with_num_in_and_at_the_end_of_a_body() {
+        let mut rng = crate::protocol::test_rng::XorShift(0x1D16_175A_7A7E_0001);
+        let after = b",}]. eE-+0x\"\x00\xff/:9";
+        for case in 0..60_000 {
+            let len = (rng.next() % 22) as usize;
+            let mut v = Vec::new();
+            if rng.next().is_multiple_of(5) {
+                v.push(b'-');
+            }
+            for i in 0..len {
+                // Some leading zeros, otherwise any digit.
+                let d = if i == 0 && rng.next().is_multiple_of(6) { b'0' } else { b'0' + (rng.next() % 10) as u8 };
+                v.push(d);
+            }
+            let tail = (rng.next() % 12) as usize;
+            for _ in 0..tail {
+                v.push(rng.pick(after));
+            }
+            let (mut a, mut b) = (Reader::new(&v), Reader::new(&v));
+            let fast = a.plain_int();
+            match b.num() {
+                Some(Num::Int(n)) if fast.is_some() => {
+                    assert_eq!(fast, Some(n), "case {case}: {:?}", String::from_utf8_lossy(&v));
+                    assert_eq!(a.pos(), b.pos(), "case {case}: {:?}", String::from_utf8_lossy(&v));
+                }
+                other => assert_eq!(fast, None, "case {case}: {:?}: num gave {other:?}", String::from_utf8_lossy(&v)),
+            }
+            // Every integer of up to 18 digits that `num` reads exactly takes the fast form.
+            let digits = v.iter().skip_while(|c| **c == b'-').take_while(|c| c.is_ascii_digit()).count();
+            if let (Some(Num::Int(_)), true) = (Reader::new(&v).num(), digits <= 18) {
+                let neg_zero = v[0] == b'-' && Reader::new(&v).num() == Some(Num::Int(0));
+                if !neg_zero {
+                    assert!(fast.is_some(), "case {case}: {:?}", String::from_utf8_lossy(&v));
+                }
+            }
+        }
+    }
+
     #[test]
     fn exact_and_plain_strings() {
         let mut r = Reader::new(br#"{"k":"v\"w","#);
