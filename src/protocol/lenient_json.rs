@@ -116,38 +116,7 @@ impl<'a> Writer<'a> {
         let input = self.input;
         let out = self.flush_to(start);
         out.push(b'"');
-        let raw = &input[start..end];
-        let mut run = 0;
-        for (i, &b) in raw.iter().enumerate() {
-            if !NEEDS_ESCAPE[b as usize] {
-                continue;
-            }
-            let esc: &[u8] = match b {
-                b'"' => b"\\\"",
-                b'\\' => b"\\\\",
-                b'\n' => b"\\n",
-                b'\r' => b"\\r",
-                b'\t' => b"\\t",
-                0..=0x1f => b"",
-                _ => continue,
-            };
-            out.extend_from_slice(&raw[run..i]);
-            if esc.is_empty() {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[(b >> 4) as usize],
-                    HEX[(b & 15) as usize],
-                ]);
-            } else {
-                out.extend_from_slice(esc);
-            }
-            run = i + 1;
-        }
-        out.extend_from_slice(&raw[run..]);
+        put_escaped(out, &input[start..end]);
         out.push(b'"');
         self.copied = end;
     }
@@ -184,6 +153,38 @@ static STRUCTURAL: [bool; 256] = {
     t[b',' as usize] = true;
     t
 };
+
+/// `raw` as the inside of a JSON string, escaped as `serde_json` does: `"` and `\\` with a
+/// backslash, the five short control escapes, other control characters as `\u00xx`,
+/// everything else (UTF-8 or not) verbatim. Shared by the pre-pass, which quotes raw key text,
+/// and the frame encoder, which must write serde_json's exact header bytes.
+pub(crate) fn put_escaped(out: &mut impl bytes::BufMut, raw: &[u8]) {
+    let mut run = 0;
+    for (i, &c) in raw.iter().enumerate() {
+        if !NEEDS_ESCAPE[c as usize] {
+            continue;
+        }
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            0x0C => b"\\f",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            _ => b"",
+        };
+        out.put_slice(&raw[run..i]);
+        if esc.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.put_slice(&[b'\\', b'u', b'0', b'0', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]]);
+        } else {
+            out.put_slice(esc);
+        }
+        run = i + 1;
+    }
+    out.put_slice(&raw[run..]);
+}
 
 /// Bytes that must be escaped when raw key text is put inside a JSON string.
 pub(super) static NEEDS_ESCAPE: [bool; 256] = {

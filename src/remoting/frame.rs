@@ -68,34 +68,10 @@ const LANGUAGES: [&str; 14] = [
     "OMS", "RUST", "NODE_JS",
 ];
 
-/// A JSON string as `serde_json` escapes it: `"` and `\\` with a backslash, the five short
-/// control escapes, other control characters as `\u00xx`, everything else verbatim.
+/// A JSON string as `serde_json` writes it.
 fn put_json_str(dst: &mut BytesMut, s: &str) {
     dst.put_u8(b'"');
-    let b = s.as_bytes();
-    let mut run = 0;
-    for (i, &c) in b.iter().enumerate() {
-        let esc: &[u8] = match c {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            0x08 => b"\\b",
-            0x0C => b"\\f",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1F => b"",
-            _ => continue,
-        };
-        dst.put_slice(&b[run..i]);
-        if esc.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            dst.put_slice(&[b'\\', b'u', b'0', b'0', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]]);
-        } else {
-            dst.put_slice(esc);
-        }
-        run = i + 1;
-    }
-    dst.put_slice(&b[run..]);
+    crate::protocol::lenient_json::put_escaped(dst, s.as_bytes());
     dst.put_u8(b'"');
 }
 
