@@ -297,6 +297,20 @@ impl<'a> Reader<'a> {
         Some(s)
     }
 
+    /// [`Self::plain_str_rest`] where the string is likely `seen`, a plain string read before
+    /// (a name repeated row after row): its bytes and then a quote settle it in one comparison,
+    /// with no scan. `seen` holds no quote, backslash or control byte, so when those bytes
+    /// follow, the first of them to end the string is that quote: the same string either way.
+    #[inline]
+    pub fn plain_str_rest_as(&mut self, seen: &'a str) -> Option<&'a str> {
+        let n = seen.len();
+        if n > 0 && self.b.get(self.i + n) == Some(&b'"') && self.b.get(self.i..self.i + n) == Some(seen.as_bytes()) {
+            self.i += n + 1;
+            return Some(seen);
+        }
+        self.plain_str_rest()
+    }
+
     /// An integer of at most 18 digits in strict grammar that [`Self::num`] would read as
     /// `Num::Int` (so not `-0`, and not followed by a fraction or exponent).
     #[inline]
@@ -668,6 +682,21 @@ mod tests {
                 if !neg_zero {
                     assert!(fast.is_some(), "case {case}: {:?}", String::from_utf8_lossy(&v));
                 }
+            }
+        }
+    }
+
+    /// A string read with a guess of what it is comes out as without one, whether the guess is
+    /// right, a prefix, longer, or followed by something else than the closing quote.
+    #[test]
+    fn plain_strings_read_with_a_guess_are_the_same() {
+        let bodies: [&[u8]; 7] = [b"abc\",", b"abcd\",", b"ab\",", b"abc", b"abc\\\"", b"ab\"c\"", "ab\u{e9}\"".as_bytes()];
+        for body in bodies {
+            for seen in ["", "a", "ab", "abc", "abcd", "ab\u{e9}"] {
+                let mut plain = Reader::new(body);
+                let mut guessed = Reader::new(body);
+                assert_eq!(guessed.plain_str_rest_as(seen), plain.plain_str_rest(), "{body:?} guessing {seen:?}");
+                assert_eq!(guessed.pos(), plain.pos(), "{body:?} guessing {seen:?}");
             }
         }
     }

@@ -247,9 +247,11 @@ fn offset_table<'a, S: Sink<'a>>(r: &mut Reader<'a>, out: &mut S) -> Option<()> 
         return Some(());
     }
     if r.exact(b"{") {
+        // The previous entry's names: the next entry's are usually the same.
+        let mut names = ("", "");
         loop {
             let at = r.pos();
-            match fastjson_entry(r) {
+            match fastjson_entry(r, &mut names) {
                 Some((mq, ow)) => out.row(mq, ow),
                 None => {
                     r.rewind(at);
@@ -282,11 +284,11 @@ fn offset_table<'a, S: Sink<'a>>(r: &mut Reader<'a>, out: &mut S) -> Option<()> 
 /// "lastTimestamp":0[,"pullOffset":0]}`. The values are what the general reader would make of
 /// the same text; `None` (the caller rewinds) for any other layout or value form.
 #[inline]
-fn fastjson_entry<'a>(r: &mut Reader<'a>) -> Option<(Mq<'a>, OffsetWrapper)> {
+fn fastjson_entry<'a>(r: &mut Reader<'a>, names: &mut (&'a str, &'a str)) -> Option<(Mq<'a>, OffsetWrapper)> {
     if !r.exact(b"{\"brokerName\":\"") {
         return None;
     }
-    let broker_name = r.plain_str_rest()?;
+    let broker_name = r.plain_str_rest_as(names.0)?;
     if !r.exact(b",\"queueId\":") {
         return None;
     }
@@ -294,7 +296,8 @@ fn fastjson_entry<'a>(r: &mut Reader<'a>) -> Option<(Mq<'a>, OffsetWrapper)> {
     if !r.exact(b",\"topic\":\"") {
         return None;
     }
-    let topic = r.plain_str_rest()?;
+    let topic = r.plain_str_rest_as(names.1)?;
+    *names = (broker_name, topic);
     if !r.exact(b"}:{\"brokerOffset\":") {
         return None;
     }
