@@ -390,8 +390,12 @@ pub struct SnapshotRows<'f> {
     /// The current group and whether the filters keep it.
     group: Option<(std::sync::Arc<str>, bool)>,
     /// Rows come in runs of one topic within a group (a consume-stats entry's queues): the
-    /// run's topic and the filters' verdict on it, worked out once per run, not once per row.
-    run: Option<(std::sync::Arc<str>, bool)>,
+    /// run's topic and the filters' verdict on it, worked out once per run, not once per row;
+    /// and where the run's topic text was last handed over, since a parser that recognises a
+    /// repeated name hands over the same slice, and then no bytes need comparing. The texts a
+    /// visit hands over stay alive and unchanged while it runs (slices of the body, or of a
+    /// decoded list read by reference), so one address and length is one text.
+    run: Option<(std::sync::Arc<str>, bool, usize)>,
     /// `Option` only so that `finish` can move rows out in a new order (`None` takes no room).
     rows: Vec<Option<QueueConsume>>,
     /// Where each stretch of rows sharing one (topic, group) starts in `rows`: `finish` orders
@@ -414,10 +418,18 @@ impl<'f> SnapshotRows<'f> {
         use std::sync::Arc;
         let SnapshotRows { mut rows, mut stretches, .. } = self;
         stretches.push(rows.len());
-        let ints = |r: &Option<QueueConsume>| r.as_ref().map(|r| (r.queue_id, r.broker_offset, r.consumer_offset, r.last_timestamp_ms));
+        // Queue ids settle almost every comparison; the offsets only break ties.
+        fn by_ints(a: &QueueConsume, b: &QueueConsume) -> Ordering {
+            a.queue_id
+                .cmp(&b.queue_id)
+                .then_with(|| (a.broker_offset, a.consumer_offset, a.last_timestamp_ms).cmp(&(b.broker_offset, b.consumer_offset, b.last_timestamp_ms)))
+        }
         let mut spans: Vec<(usize, usize)> = stretches.windows(2).map(|w| (w[0], w[1])).collect();
         for &(start, end) in &spans {
-            rows[start..end].sort_unstable_by_key(ints);
+            rows[start..end].sort_unstable_by(|a, b| match (a, b) {
+                (Some(a), Some(b)) => by_ints(a, b),
+                (a, b) => a.is_some().cmp(&b.is_some()),
+            });
         }
         let names = |s: &(usize, usize)| rows[s.0].as_ref().map(|r| (&r.topic, &r.group)).expect("not yet moved");
         let name = |a: &Arc<str>, b: &Arc<str>| if Arc::ptr_eq(a, b) { Ordering::Equal } else { a.cmp(b) };
@@ -436,7 +448,7 @@ impl<'f> SnapshotRows<'f> {
                 out.extend(rows[start..end].iter_mut().map(|r| r.take().expect("each row moves once")));
             }
             if w[1] - w[0] > 1 {
-                out[from..].sort_unstable_by_key(|r| (r.queue_id, r.broker_offset, r.consumer_offset, r.last_timestamp_ms));
+                out[from..].sort_unstable_by(by_ints);
             }
         }
         out.dedup_by(|a, b| Arc::ptr_eq(&a.topic, &b.topic) && Arc::ptr_eq(&a.group, &b.group) && a.queue_id == b.queue_id);
@@ -456,15 +468,19 @@ impl RowVisitor for SnapshotRows<'_> {
 
     fn row(&mut self, topic: &str, queue_id: i32, ow: &crate::protocol::OffsetWrapper) {
         let Some((group, true)) = &self.group else { return };
-        let topic = match &self.run {
-            Some((t, keep)) if t.len() == topic.len() && **t == *topic => match keep {
-                true => t.clone(),
-                false => return,
-            },
+        let at = topic.as_ptr() as usize;
+        let topic = match &mut self.run {
+            Some((t, keep, src)) if t.len() == topic.len() && (*src == at || **t == *topic) => {
+                *src = at;
+                match keep {
+                    true => t.clone(),
+                    false => return,
+                }
+            }
             _ => {
                 let keep = self.filters.topic_allowed(topic);
                 let t = self.names.get(topic);
-                self.run = Some((t.clone(), keep));
+                self.run = Some((t.clone(), keep, at));
                 if !keep {
                     return;
                 }
