@@ -407,6 +407,9 @@ fn parse_json_header(header: &[u8]) -> Result<RemotingCommand, FrameError> {
 /// as serde would: duplicate fields, floats, nested values, out-of-range numbers.
 fn json_header_fast(header: &[u8]) -> Option<RemotingCommand> {
     use crate::protocol::strict_json::{Num, Reader, Scalar as S};
+    if let Some(cmd) = json_header_plain(header) {
+        return Some(cmd);
+    }
     let int = |r: &mut Reader<'_>| match r.scalar()? {
         S::Num(Num::Int(v)) => i32::try_from(v).ok(),
         _ => None,
@@ -475,6 +478,56 @@ fn json_header_fast(header: &[u8]) -> Option<RemotingCommand> {
     r.end()?;
     cmd.language = language.unwrap_or_else(|| "JAVA".to_string());
     Some(cmd)
+}
+
+/// An answer header in exactly the layout Java's fastjson writes without ext fields, fields in
+/// name order, no whitespace: `{"code":0,"flag":1,"language":"JAVA","opaque":3[,"remark":"…"],
+/// "serializeTypeCurrentRPC":"JSON","version":475}`. Each piece is matched in place, with
+/// none of the object reader's per-key work; anything else is `None`, for the object reader.
+fn json_header_plain(header: &[u8]) -> Option<RemotingCommand> {
+    use crate::protocol::strict_json::Reader;
+    let mut r = Reader::new(header);
+    let int = |r: &mut Reader<'_>| i32::try_from(r.plain_int()?).ok();
+    if !r.exact(b"{\"code\":") {
+        return None;
+    }
+    let code = int(&mut r)?;
+    if !r.exact(b",\"flag\":") {
+        return None;
+    }
+    let flag = int(&mut r)?;
+    if !r.exact(b",\"language\":\"") {
+        return None;
+    }
+    let language = r.plain_str_rest()?;
+    if !r.exact(b",\"opaque\":") {
+        return None;
+    }
+    let opaque = int(&mut r)?;
+    let remark = if r.exact(b",\"remark\":\"") { Some(r.plain_str_rest()?.to_owned()) } else { None };
+    if !r.exact(b",\"serializeTypeCurrentRPC\":\"") {
+        return None;
+    }
+    r.plain_str_rest()?;
+    if !r.exact(b",\"version\":") {
+        return None;
+    }
+    let version = int(&mut r)?;
+    if !r.exact(b"}") {
+        return None;
+    }
+    r.end()?;
+    Some(RemotingCommand {
+        code,
+        language: language.to_owned(),
+        version,
+        opaque,
+        flag,
+        remark,
+        ext_fields: BTreeMap::new(),
+        body: Bytes::new(),
+        serialize_type: SerializeType::Json,
+    })
 }
 
 /// The general header reader: any JSON serde accepts for these fields.
@@ -708,7 +761,18 @@ mod tests {
             r#"{"code":0} trailing"#,
             r#"[]"#,
             r#"{}"#,
+            // fastjson's layout with a remark, an opaque past i32, trailing space, an escaped
+            // language, and a remark of null (the plain match's edges).
+            r#"{"code":17,"flag":1,"language":"JAVA","opaque":-2,"remark":"no topic","serializeTypeCurrentRPC":"JSON","version":475}"#,
+            r#"{"code":0,"flag":1,"language":"JAVA","opaque":2147483648,"serializeTypeCurrentRPC":"JSON","version":475}"#,
+            r#"{"code":0,"flag":1,"language":"JAVA","opaque":3,"serializeTypeCurrentRPC":"JSON","version":475} "#,
+            r#"{"code":0,"flag":1,"language":"JA\u0056A","opaque":3,"serializeTypeCurrentRPC":"JSON","version":475}"#,
+            r#"{"code":0,"flag":1,"language":"JAVA","opaque":3,"remark":null,"serializeTypeCurrentRPC":"JSON","version":475}"#,
         ];
+        // The plain match takes fastjson's layouts (checked against serde below with the rest).
+        assert!(json_header_plain(headers[0].as_bytes()).is_some());
+        assert!(json_header_plain(headers[20].as_bytes()).is_some_and(|c| c.remark.as_deref() == Some("no topic")));
+        assert!(json_header_plain(headers[21].as_bytes()).is_none());
         let mut rng = crate::protocol::test_rng::XorShift(0x5EED_1234_ABCD_0001);
         let mut accepted = 0;
         for (n, h) in headers.iter().enumerate() {
