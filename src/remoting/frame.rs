@@ -154,15 +154,23 @@ impl RemotingCommand {
 
     /// Appends the whole frame, length prefix included, to `dst`.
     pub fn encode(&self, dst: &mut BytesMut) {
+        dst.reserve(8 + 160 + self.body.len());
+        self.encode_head(dst);
+        dst.put_slice(&self.body);
+    }
+
+    /// Appends the frame without its body: the length words (which count the body) and the
+    /// header. A server that holds its bodies as shared buffers sends them after this, unchanged,
+    /// with a vectored write instead of copying each into the frame.
+    pub fn encode_head(&self, dst: &mut BytesMut) {
         if self.serialize_type == SerializeType::Json {
             // Written in place, then the two length words patched in front: every request of
             // every cycle is encoded, and a header built apart costs a buffer and a copy.
             let at = dst.len();
-            dst.reserve(8 + 160 + self.body.len());
+            dst.reserve(8 + 160);
             dst.put_u64(0);
             self.put_json_header(dst);
             let header_len = dst.len() - at - 8;
-            dst.put_slice(&self.body);
             let length = (4 + header_len + self.body.len()) as u32;
             dst[at..at + 4].copy_from_slice(&length.to_be_bytes());
             dst[at + 4..at + 8].copy_from_slice(&(((self.serialize_type.code() as u32) << 24) | (header_len as u32 & 0x00FF_FFFF)).to_be_bytes());
@@ -170,11 +178,10 @@ impl RemotingCommand {
         }
         let header = self.rocketmq_header();
         let length = 4 + header.len() + self.body.len();
-        dst.reserve(4 + length);
+        dst.reserve(8 + header.len());
         dst.put_u32(length as u32);
         dst.put_u32(((self.serialize_type.code() as u32) << 24) | (header.len() as u32 & 0x00FF_FFFF));
         dst.put_slice(&header);
-        dst.put_slice(&self.body);
     }
 
     /// The JSON header as fastjson orders it (fields alphabetical, absent ones omitted), byte

@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::bodies;
-use super::fault::{self, Action, Fault};
+use super::fault::{self, Action, Fault, Wire};
 use super::model::{ClusterState, Flavor};
 use super::scenario::ScenarioRunner;
 use crate::remoting::codes::{request as rq, response as rs};
@@ -166,7 +166,7 @@ impl Shared {
     pub fn handle(&self, target: Target, req: &RemotingCommand) -> Option<RemotingCommand> {
         *self.received.lock().unwrap_or_else(|e| e.into_inner()).entry((target, req.code)).or_default() += 1;
         match target {
-            Target::NameServer => handle_namesrv(&self.read().state, req),
+            Target::NameServer => handle_namesrv(&self.read().state, &self.body_cache, req),
             Target::Node { broker, node } if req.code == rq::UPDATE_BROKER_CONFIG => {
                 update_broker_config(&mut self.lock().state, broker, node, req)
             }
@@ -186,13 +186,21 @@ fn not_supported(req: &RemotingCommand, version: i32, ser: SerializeType) -> Rem
     reply(req, rs::REQUEST_CODE_NOT_SUPPORTED, Some(format!(" request type {} not supported", req.code)), version, ser)
 }
 
+/// Where the NameServer's cached bodies sit in the body cache (no broker has this index).
+const NAMESRV_KEY: (usize, usize) = (usize::MAX, usize::MAX);
+
 /// NameServer request handling; None = no answer (4.9 on unknown codes).
-pub fn handle_namesrv(st: &ClusterState, req: &RemotingCommand) -> Option<RemotingCommand> {
+pub fn handle_namesrv(st: &ClusterState, cache: &BodyCache, req: &RemotingCommand) -> Option<RemotingCommand> {
     let v = st.namesrv_flavor.version_ordinal();
     let ser = SerializeType::Json;
     let ok = |body: String| Some(reply(req, rs::SUCCESS, None, v, ser).with_body(body));
     match req.code {
-        rq::GET_BROKER_CLUSTER_INFO => ok(bodies::cluster_info(st)),
+        // Every cycle starts with it, and encoding 200 brokers' addresses each time is the
+        // simulator's cost at the very moment the client sends its requests.
+        rq::GET_BROKER_CLUSTER_INFO => {
+            let body = cached(cache, (NAMESRV_KEY.0, NAMESRV_KEY.1, req.code), st.generation, || bodies::cluster_info(st));
+            Some(reply(req, rs::SUCCESS, None, v, ser).with_body(body))
+        }
         rq::GET_ROUTEINFO_BY_TOPIC => {
             let topic = req.ext_fields.get("topic").map(String::as_str).unwrap_or("");
             let standard = req.version >= 401
@@ -317,25 +325,46 @@ pub fn handle_broker(st: &ClusterState, cache: &BodyCache, bi: usize, ni: usize,
 
 /// An answer with the instant its request was read, or the end of the connection.
 enum Out {
-    Bytes(Bytes, Instant),
-    /// Due at the first instant: the writer holds it until then (Latency).
-    Later(Instant, Bytes, Instant),
+    Bytes(Wire, Instant),
+    Later(Instant, Wire, Instant),
     Close,
 }
 
-/// The connection's writer: immediate answers go out at once; delayed ones wait in due order
-/// and every answer due by the time the timer fires leaves in one write, as a broker's
-/// responses finished together leave one socket buffer. One timer per connection, not a task
-/// per answer: at 200 nodes the sim's own overhead would otherwise delay its answers beyond
-/// the latency it models.
+/// Writes every part, in order, with as few vectored writes as the socket takes.
+async fn write_parts(wr: &mut tokio::net::tcp::OwnedWriteHalf, parts: &mut Vec<Bytes>) -> std::io::Result<()> {
+    use bytes::Buf;
+    let mut at = 0;
+    while at < parts.len() {
+        if parts[at].is_empty() {
+            at += 1;
+            continue;
+        }
+        let slices: Vec<std::io::IoSlice<'_>> = parts[at..].iter().take(64).map(|b| std::io::IoSlice::new(b)).collect();
+        let mut n = wr.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while n > 0 {
+            let len = parts[at].len();
+            if n >= len {
+                n -= len;
+                at += 1;
+            } else {
+                parts[at].advance(n);
+                n = 0;
+            }
+        }
+    }
+    parts.clear();
+    Ok(())
+}
+
 async fn write_loop(shared: Arc<Shared>, mut wr: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Out>) {
-    let mut later: std::collections::VecDeque<(Instant, Bytes, Instant)> = std::collections::VecDeque::new();
-    let mut batch = BytesMut::new();
-    // The earliest request whose answer is in `batch`: its wait is the batch's longest.
+    let mut later: std::collections::VecDeque<(Instant, Wire, Instant)> = std::collections::VecDeque::new();
+    let mut batch: Vec<Bytes> = Vec::new();
     let mut oldest: Option<Instant> = None;
     let mut open = true;
     while open || !later.is_empty() {
-        // None: the first held answer is due.
         let msg = match later.front().map(|(d, _, _)| *d) {
             Some(due) if open => tokio::select! {
                 m = rx.recv() => Some(m),
@@ -356,17 +385,15 @@ async fn write_loop(shared: Arc<Shared>, mut wr: tokio::net::tcp::OwnedWriteHalf
             }
             Some(m) => m,
         };
-        // Whatever else is queued joins this write.
         while let Some(m) = next.take() {
             match m {
-                Out::Bytes(b, read_at) => {
-                    batch.extend_from_slice(&b);
+                Out::Bytes(w, read_at) => {
+                    batch.extend([w.head, w.body]);
                     oldest = Some(oldest.map_or(read_at, |o| o.min(read_at)));
                 }
-                Out::Later(due, b, read_at) => {
-                    // One latency per connection keeps arrivals in due order; a changed fault may not.
+                Out::Later(due, w, read_at) => {
                     let at = later.iter().rposition(|(d, _, _)| *d <= due).map_or(0, |i| i + 1);
-                    later.insert(at, (due, b, read_at));
+                    later.insert(at, (due, w, read_at));
                 }
                 Out::Close => {
                     close = true;
@@ -377,15 +404,14 @@ async fn write_loop(shared: Arc<Shared>, mut wr: tokio::net::tcp::OwnedWriteHalf
         }
         let now = Instant::now();
         while later.front().is_some_and(|(d, _, _)| *d <= now) {
-            let (_, b, read_at) = later.pop_front().expect("front checked");
-            batch.extend_from_slice(&b);
+            let (_, w, read_at) = later.pop_front().expect("front checked");
+            batch.extend([w.head, w.body]);
             oldest = Some(oldest.map_or(read_at, |o| o.min(read_at)));
         }
         if !batch.is_empty() {
-            if wr.write_all(&batch).await.is_err() {
+            if write_parts(&mut wr, &mut batch).await.is_err() {
                 return;
             }
-            batch.clear();
             if let Some(o) = oldest.take() {
                 shared.note_answer_time(o.elapsed());
             }
@@ -398,7 +424,6 @@ async fn write_loop(shared: Arc<Shared>, mut wr: tokio::net::tcp::OwnedWriteHalf
     }
 }
 
-/// Serves one listener until aborted.
 pub async fn run_listener(shared: Arc<Shared>, target: Target, listener: TcpListener) {
     let mut conns = JoinSet::new();
     loop {
