@@ -608,9 +608,9 @@ mod tests {
 
 #[cfg(test)]
 mod future_size {
-    /// Every cycle moves one group fetch per broker into a spawned task (a copy of the whole
-    /// future, twice). Inline, the drain-candidate probes and the connect path made it ~7 KB;
-    /// boxed, they leave it under half that. A bound, so that growth is a decision.
+    /// Every cycle builds one group fetch per broker and moves it into its task's box (a copy
+    /// of the whole future). Inline, the drain-candidate probes and the connect path made it
+    /// ~7 KB; boxed, they leave it under half that. A bound, so that growth is a decision.
     #[test]
     fn group_fetch_future_stays_small() {
         let admin = crate::admin::Admin::new(crate::remoting::RemotingClient::new(Default::default()).unwrap());

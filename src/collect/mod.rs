@@ -105,10 +105,13 @@ impl Collector {
         let filters = Arc::new(self.cfg.filters.clone());
         let start = |targets: Group| {
             let (admin, filters, memos, permits) = (self.admin.clone(), filters.clone(), self.memos.clone(), permits.clone());
-            AbortOnDrop(tokio::spawn(async move {
+            // Boxed: a task stores its future inline and moves it whole several times while
+            // spawning, polling and handing over the result; a group's fetch is a few KiB, a
+            // box is a pointer, and there are 200 such tasks per cycle.
+            AbortOnDrop(tokio::spawn(Box::pin(async move {
                 let _permit = permits.acquire_owned().await;
                 fetch::fetch_group(&admin, &targets, &filters, &memos).await
-            }))
+            })))
         };
         // Groups are shared (`Arc`), not copied: a cycle hands each to its task and keeps it for
         // the next cycle, 200 groups of four strings per node each time.
@@ -153,7 +156,12 @@ impl Collector {
         )
         .await;
         self.memos.config.end_cycle();
-        let mut brokers: Vec<BrokerNode> = fetched.into_iter().flatten().collect();
+        // Sized once: a flattening collect grows the vector by doubling, copying every node
+        // (a few hundred bytes each) several times over.
+        let mut brokers: Vec<BrokerNode> = Vec::with_capacity(fetched.iter().map(Vec::len).sum());
+        for group in fetched {
+            brokers.extend(group);
+        }
         brokers.sort_by(|a, b| (&a.cluster, &a.broker, a.broker_id).cmp(&(&b.cluster, &b.broker, b.broker_id)));
 
         if sidecar {
