@@ -326,6 +326,7 @@ pub fn handle_broker(st: &ClusterState, cache: &BodyCache, bi: usize, ni: usize,
 /// An answer with the instant its request was read, or the end of the connection.
 enum Out {
     Bytes(Wire, Instant),
+    /// Due at the first instant: the writer holds it until then (Latency).
     Later(Instant, Wire, Instant),
     Close,
 }
@@ -359,12 +360,19 @@ async fn write_parts(wr: &mut tokio::net::tcp::OwnedWriteHalf, parts: &mut Vec<B
     Ok(())
 }
 
+/// The connection's writer: immediate answers go out at once; delayed ones wait in due order
+/// and every answer due by the time the timer fires leaves in one write, as a broker's
+/// responses finished together leave one socket buffer. One timer per connection, not a task
+/// per answer: at 200 nodes the sim's own overhead would otherwise delay its answers beyond
+/// the latency it models.
 async fn write_loop(shared: Arc<Shared>, mut wr: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Out>) {
     let mut later: std::collections::VecDeque<(Instant, Wire, Instant)> = std::collections::VecDeque::new();
     let mut batch: Vec<Bytes> = Vec::new();
+    // The earliest request whose answer is in `batch`: its wait is the batch's longest.
     let mut oldest: Option<Instant> = None;
     let mut open = true;
     while open || !later.is_empty() {
+        // None: the first held answer is due.
         let msg = match later.front().map(|(d, _, _)| *d) {
             Some(due) if open => tokio::select! {
                 m = rx.recv() => Some(m),
@@ -385,6 +393,7 @@ async fn write_loop(shared: Arc<Shared>, mut wr: tokio::net::tcp::OwnedWriteHalf
             }
             Some(m) => m,
         };
+        // Whatever else is queued joins this write.
         while let Some(m) = next.take() {
             match m {
                 Out::Bytes(w, read_at) => {
@@ -392,6 +401,7 @@ async fn write_loop(shared: Arc<Shared>, mut wr: tokio::net::tcp::OwnedWriteHalf
                     oldest = Some(oldest.map_or(read_at, |o| o.min(read_at)));
                 }
                 Out::Later(due, w, read_at) => {
+                    // One latency per connection keeps arrivals in due order; a changed fault may not.
                     let at = later.iter().rposition(|(d, _, _)| *d <= due).map_or(0, |i| i + 1);
                     later.insert(at, (due, w, read_at));
                 }
@@ -424,6 +434,7 @@ async fn write_loop(shared: Arc<Shared>, mut wr: tokio::net::tcp::OwnedWriteHalf
     }
 }
 
+/// Serves one listener until aborted.
 pub async fn run_listener(shared: Arc<Shared>, target: Target, listener: TcpListener) {
     let mut conns = JoinSet::new();
     loop {
