@@ -80,8 +80,27 @@ fn main() -> AnyResult<()> {
     }
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     // SCALE_WORKERS: the runtime's worker threads (default: one per core), for an A/B.
-    if let Some(n) = std::env::var("SCALE_WORKERS").ok().and_then(|s| s.parse().ok()) {
-        rt.worker_threads(n);
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers: usize = std::env::var("SCALE_WORKERS").ok().and_then(|s| s.parse().ok()).unwrap_or(cpus);
+    rt.worker_threads(workers);
+    // SCALE_PIN: each worker thread pinned to its own CPU, for an A/B on how the kernel places
+    // them (§1, tenth session). An experiment only: the daemon does not pin. The runtime starts
+    // its workers when it is built, before any blocking-pool thread, so they are the first
+    // `workers` threads to start.
+    if std::env::var_os("SCALE_PIN").is_some() {
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        rt.on_thread_start(move || {
+            let i = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if i < workers {
+                // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET writes inside it, and
+                // sched_setaffinity only reads it.
+                unsafe {
+                    let mut set: libc::cpu_set_t = std::mem::zeroed();
+                    libc::CPU_SET(i % cpus, &mut set);
+                    libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+                }
+            }
+        });
     }
     let rt = rt.enable_all().build()?;
     println!("# scale benchmark: {which}, load average at start: {}", loadavg());
@@ -136,6 +155,9 @@ fn main() -> AnyResult<()> {
             bench_timeline("sim in process", &c, n, || Ok((sim.take_slowest_answer(), sim.take_timeline()))).await?;
             sim.shutdown().await;
             let mut child = spawn_sim(LATENCY_ROWS, latency)?;
+            if std::env::var_os("TIMELINE_DUMP").is_some() {
+                eprintln!("PIDS exporter {} sim {}", std::process::id(), child.pid());
+            }
             let c = collector(&child.ns, 256, Duration::from_secs(10))?;
             let r = bench_timeline("sim in a child", &c, n, || Ok((child.take_slowest_answer()?, child.take_timeline()?))).await;
             stop_sim(child);
@@ -276,6 +298,7 @@ async fn bench_timeline(
     check_complete(&snap, BROKERS)?;
     take()?;
     let (mut first, mut last, mut written, mut end, mut slowest) = (vec![], vec![], vec![], vec![], vec![]);
+    let dump = std::env::var_os("TIMELINE_DUMP").is_some();
     for _ in 0..n {
         let c = c.clone();
         let (t0, t1, s) = tokio::spawn(async move {
@@ -293,6 +316,11 @@ async fn bench_timeline(
         written.push(at(tl.last_written_ns));
         end.push(at(t1));
         slowest.push(sl);
+        // TIMELINE_DUMP: each cycle's marks in CLOCK_MONOTONIC ns, to be joined with a
+        // `perf record -k CLOCK_MONOTONIC` scheduler trace (benches/sched_lost.py).
+        if dump {
+            eprintln!("CYCLE t0 {t0} lastreq {} written {} end {t1}", tl.last_read_ns, tl.last_written_ns);
+        }
     }
     println!(
         "{label}: medians of {n} cycles from cycle start: first request read {}, last request read {}, slowest answer {}, last answer written {}, cycle end {}",
