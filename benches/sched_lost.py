@@ -73,6 +73,8 @@ def segments(tgid, events, exporter, cpus):
 
 
 def main():
+    if len(sys.argv) != 3:
+        sys.exit("usage: sched_lost.py <perf.data> <marks from TIMELINE_DUMP=1 scale timeline>")
     data, path = sys.argv[1], sys.argv[2]
     (exporter, sim), cycles = marks(path)
     tgid, events = trace(data)

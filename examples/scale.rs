@@ -81,23 +81,35 @@ fn main() -> AnyResult<()> {
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     // SCALE_WORKERS: the runtime's worker threads (default: one per core), for an A/B.
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let workers: usize = std::env::var("SCALE_WORKERS").ok().and_then(|s| s.parse().ok()).unwrap_or(cpus);
+    let workers: usize = std::env::var("SCALE_WORKERS").ok().and_then(|s| s.parse().ok()).unwrap_or(cpus).max(1);
     rt.worker_threads(workers);
     // SCALE_PIN: each worker thread pinned to its own CPU, for an A/B on how the kernel places
     // them (§1, tenth session). An experiment only: the daemon does not pin. The runtime starts
     // its workers when it is built, before any blocking-pool thread, so they are the first
     // `workers` threads to start.
     if std::env::var_os("SCALE_PIN").is_some() {
+        // The CPUs this process may use (a cpuset need not start at CPU 0).
+        // SAFETY: a zeroed cpu_set_t is an empty set; sched_getaffinity fills it, CPU_ISSET and
+        // CPU_SET stay inside it, and sched_setaffinity only reads it.
+        let allowed: Vec<usize> = unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+                return Err("SCALE_PIN: sched_getaffinity failed".into());
+            }
+            (0..libc::CPU_SETSIZE as usize).filter(|&c| libc::CPU_ISSET(c, &set)).collect()
+        };
         static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         rt.on_thread_start(move || {
             let i = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if i < workers {
-                // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET writes inside it, and
-                // sched_setaffinity only reads it.
-                unsafe {
+                let cpu = allowed[i % allowed.len()];
+                let ok = unsafe {
                     let mut set: libc::cpu_set_t = std::mem::zeroed();
-                    libc::CPU_SET(i % cpus, &mut set);
-                    libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+                    libc::CPU_SET(cpu, &mut set);
+                    libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+                };
+                if !ok {
+                    eprintln!("SCALE_PIN: worker {i} not pinned to CPU {cpu}: {}", std::io::Error::last_os_error());
                 }
             }
         });
