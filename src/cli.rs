@@ -47,10 +47,10 @@ pub struct ConnArgs {
     #[arg(long = "broker.addr", env = "ROCKETMQ_BROKER_ADDR", value_delimiter = ',', value_parser = parse_addr)]
     pub broker_addr: Vec<String>,
     /// Timeout of each request to RocketMQ.
-    #[arg(long = "collect.timeout", env = "ROCKETMQ_EXPORTER_COLLECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long = "collect.timeout", env = "ROCKETMQ_EXPORTER_COLLECT_TIMEOUT", default_value = "5s", value_parser = parse_nonzero_duration)]
     pub collect_timeout: Duration,
     /// Broker groups fetched concurrently.
-    #[arg(long = "collect.concurrency", env = "ROCKETMQ_EXPORTER_COLLECT_CONCURRENCY", default_value_t = 256)]
+    #[arg(long = "collect.concurrency", env = "ROCKETMQ_EXPORTER_COLLECT_CONCURRENCY", default_value_t = 256, value_parser = parse_concurrency)]
     pub collect_concurrency: usize,
     /// Only topics matching this regex.
     #[arg(long = "topic.include", env = "ROCKETMQ_EXPORTER_TOPIC_INCLUDE", value_parser = parse_regex)]
@@ -91,10 +91,10 @@ pub struct ConnArgs {
 #[derive(Args, Debug, Clone)]
 pub struct DrainArgs {
     /// How long a check must hold (offsets unchanged, backlog zero).
-    #[arg(long = "drain.window", env = "ROCKETMQ_EXPORTER_DRAIN_WINDOW", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long = "drain.window", env = "ROCKETMQ_EXPORTER_DRAIN_WINDOW", default_value = "60s", value_parser = parse_nonzero_duration)]
     pub drain_window: Duration,
     /// Retry-topic backlog still accepted as drained.
-    #[arg(long = "drain.max-retry-diff", env = "ROCKETMQ_EXPORTER_DRAIN_MAX_RETRY_DIFF", default_value_t = 0)]
+    #[arg(long = "drain.max-retry-diff", env = "ROCKETMQ_EXPORTER_DRAIN_MAX_RETRY_DIFF", default_value_t = 0, value_parser = clap::value_parser!(i64).range(0..))]
     pub drain_max_retry_diff: i64,
     /// Regex of dead groups whose backlog does not block a drain.
     #[arg(long = "drain.ignore-group", env = "ROCKETMQ_EXPORTER_DRAIN_IGNORE_GROUP", value_parser = parse_regex)]
@@ -127,13 +127,13 @@ pub struct ServeArgs {
     #[arg(long = "web.listen-address", env = "ROCKETMQ_EXPORTER_WEB_LISTEN_ADDRESS", default_value = ":5558")]
     pub web_listen_address: String,
     /// Path under which to expose metrics.
-    #[arg(long = "web.telemetry-path", env = "ROCKETMQ_EXPORTER_WEB_TELEMETRY_PATH", default_value = "/metrics")]
+    #[arg(long = "web.telemetry-path", env = "ROCKETMQ_EXPORTER_WEB_TELEMETRY_PATH", default_value = "/metrics", value_parser = parse_telemetry_path)]
     pub web_telemetry_path: String,
     /// Exporter-toolkit web configuration file (TLS and basic auth for our HTTP endpoint).
     #[arg(long = "web.config.file", env = "ROCKETMQ_EXPORTER_WEB_CONFIG_FILE")]
     pub web_config_file: Option<PathBuf>,
     /// Background collection period; scrapes never hit the brokers.
-    #[arg(long = "collect.interval", env = "ROCKETMQ_EXPORTER_COLLECT_INTERVAL", default_value = "15s", value_parser = parse_duration)]
+    #[arg(long = "collect.interval", env = "ROCKETMQ_EXPORTER_COLLECT_INTERVAL", default_value = "15s", value_parser = parse_nonzero_duration)]
     pub collect_interval: Duration,
     /// Per-queue series; `false` keeps per-(topic, group) sums only.
     #[arg(long = "collect.queue-level", env = "ROCKETMQ_EXPORTER_COLLECT_QUEUE_LEVEL", default_value_t = true, action = clap::ArgAction::Set)]
@@ -158,7 +158,7 @@ pub struct DemoArgs {
     #[command(flatten)]
     pub serve: ServeArgs,
     /// Simulated seconds per real second.
-    #[arg(long = "demo.speedup", env = "ROCKETMQ_EXPORTER_DEMO_SPEEDUP", default_value_t = 4.0)]
+    #[arg(long = "demo.speedup", env = "ROCKETMQ_EXPORTER_DEMO_SPEEDUP", default_value_t = 4.0, value_parser = parse_speedup)]
     pub speedup: f64,
 }
 
@@ -177,10 +177,10 @@ pub struct MutateArgs {
     #[arg(long = "yes")]
     pub yes: bool,
     /// How often to re-check while following.
-    #[arg(long = "collect.interval", env = "ROCKETMQ_EXPORTER_COLLECT_INTERVAL", default_value = "15s", value_parser = parse_duration)]
+    #[arg(long = "collect.interval", env = "ROCKETMQ_EXPORTER_COLLECT_INTERVAL", default_value = "15s", value_parser = parse_nonzero_duration)]
     pub collect_interval: Duration,
     /// Give up following after this long (drain: until ready; restore: until traffic returns).
-    #[arg(long = "follow.timeout", env = "ROCKETMQ_EXPORTER_FOLLOW_TIMEOUT", default_value = "30m", value_parser = parse_duration)]
+    #[arg(long = "follow.timeout", env = "ROCKETMQ_EXPORTER_FOLLOW_TIMEOUT", default_value = "30m", value_parser = parse_nonzero_duration)]
     pub follow_timeout: Duration,
 }
 
@@ -238,6 +238,51 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         };
     }
     Ok(total)
+}
+
+/// A [`parse_duration`] that is not zero. A zero interval would stop collection (and panics
+/// tokio's timer), a zero timeout fails every request, and a zero `--drain.window` would let
+/// `status` compare two samples taken at once and call a broker quiet.
+pub fn parse_nonzero_duration(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!("{s:?} is zero; it must be longer"));
+    }
+    Ok(d)
+}
+
+/// At least one group at a time: with none the collection would wait forever.
+pub fn parse_concurrency(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{s:?}: {e}")),
+    }
+}
+
+/// Simulated seconds per real second: finite and positive, or simulated time would stand still
+/// or run backwards.
+pub fn parse_speedup(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(_) => Err(format!("{s:?} must be a positive number")),
+        Err(e) => Err(format!("{s:?}: {e}")),
+    }
+}
+
+/// A path a scraper can request and that no other endpoint answers: absolute, without
+/// whitespace, query or fragment, and not `/`, `/-/healthy` or `/-/ready`.
+pub fn parse_telemetry_path(s: &str) -> Result<String, String> {
+    if !s.starts_with('/') {
+        return Err(format!("{s:?} must start with '/'"));
+    }
+    if s.chars().any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#') {
+        return Err(format!("{s:?} has whitespace, a control character, '?' or '#'"));
+    }
+    if matches!(s, "/" | "/-/healthy" | "/-/ready") {
+        return Err(format!("{s:?} is taken by another endpoint"));
+    }
+    Ok(s.to_string())
 }
 
 /// Where NameServers listen when nothing is configured.
@@ -345,5 +390,39 @@ mod tests {
         assert!(s.conn.namesrvs().is_empty(), "sidecar mode asks no NameServer unless told to");
         let e = Cli::try_parse_from(["x", "serve", "--namesrv.addr", "not-an-address"]).unwrap_err();
         assert_eq!(e.exit_code(), 2);
+    }
+
+    /// Values that parse but cannot work are bad flags too (exit code 2), not a daemon that
+    /// starts and never collects.
+    #[test]
+    fn cli_rejects_zero_durations_concurrency_and_negative_thresholds() {
+        let bad: &[&[&str]] = &[
+            &["serve", "--collect.interval", "0s"],
+            &["serve", "--collect.timeout", "0ms"],
+            &["serve", "--collect.concurrency", "0"],
+            &["serve", "--drain.window", "0s"],
+            &["serve", "--drain.max-retry-diff=-1"],
+            &["status", "--drain.window", "0s"],
+            &["drain", "--broker", "b", "--follow.timeout", "0s"],
+            &["restore", "--broker", "b", "--collect.interval", "0s"],
+            &["demo", "--demo.speedup", "0"],
+            &["demo", "--demo.speedup", "NaN"],
+            &["serve", "--web.telemetry-path", "metrics"],
+            &["serve", "--web.telemetry-path", "/"],
+            &["serve", "--web.telemetry-path", "/-/ready"],
+            &["serve", "--web.telemetry-path", "/a b"],
+            &["serve", "--web.telemetry-path", "/m?x=1"],
+        ];
+        for args in bad {
+            let e = Cli::try_parse_from(std::iter::once("x").chain(args.iter().copied())).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{args:?}: {e}");
+        }
+        let ok = Cli::try_parse_from([
+            "x", "serve", "--collect.interval", "500ms", "--collect.timeout", "1s", "--collect.concurrency", "1",
+            "--drain.window", "1s", "--drain.max-retry-diff", "0", "--web.telemetry-path", "/rocketmq/metrics",
+        ]);
+        let Command::Serve(s) = ok.unwrap().command else { panic!() };
+        assert_eq!((s.collect_interval, s.conn.collect_concurrency), (Duration::from_millis(500), 1));
+        assert!(parse_nonzero_duration("0s").unwrap_err().contains("zero"));
     }
 }

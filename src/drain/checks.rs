@@ -142,6 +142,9 @@ pub fn routes(latest: &Snapshot, master: &BrokerNode) -> CheckResult {
     if observations.is_empty() {
         return if latest.namesrvs.is_empty() {
             CheckResult::fail(c, "no NameServer route data (sidecar mode: clients' routes cannot be checked)")
+        } else if !master.is_read_only() {
+            // The collector asks the NameServers only about read-only masters (collect::routes).
+            CheckResult::fail(c, "not probed: routes are asked for once brokerPermission lacks the write bit")
         } else {
             CheckResult::fail(c, "no NameServer returned route data for this broker")
         };

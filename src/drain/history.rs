@@ -2,7 +2,9 @@
 //!
 //! The latest snapshot is kept whole; earlier cycles only as [`PastCycle`]s, the queue offsets
 //! `no_writes` compares. A past cycle costs about 8 bytes per user-topic queue, so keeping a
-//! window of them costs little even at a million series.
+//! window of them costs little even at a million series; and however long the window is
+//! against the interval (`--drain.window 1h` at `--collect.interval 5s`), at most about
+//! [`MAX_PAST`] of them are kept, spaced out across it.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -10,6 +12,11 @@ use std::time::Duration;
 
 use super::past::PastCycle;
 use crate::snapshot::Snapshot;
+
+/// Past cycles kept across one window, give or take two. Beyond it they are thinned to at least
+/// `window / MAX_PAST` apart: `no_writes` may then look back up to that much further than the
+/// window, which makes it stricter, never laxer. At the defaults (60 s, 15 s) nothing is thinned.
+pub const MAX_PAST: u32 = 32;
 
 pub struct History {
     window: Duration,
@@ -30,12 +37,19 @@ impl History {
     /// Makes `s` the latest snapshot, reduces the one it replaces to a past cycle, and forgets
     /// past cycles no longer needed: everything older than the newest one that is a window old.
     pub fn push(&mut self, s: Arc<Snapshot>) {
+        let window = self.window.as_millis() as i64;
         if let Some(prev) = self.latest.take() {
+            // The newest past cycle is provisional: a newer one replaces it while it is closer
+            // than the minimum gap to the one before, so every other pair stays that far apart.
+            let min_gap = window / i64::from(MAX_PAST);
+            let n = self.past.len();
+            if n >= 2 && self.past[n - 1].taken_at_ms - self.past[n - 2].taken_at_ms < min_gap {
+                self.past.pop_back();
+            }
             self.past.push_back(Arc::new(PastCycle::of(&prev)));
         }
         let now = s.taken_at_ms;
         self.latest = Some(s);
-        let window = self.window.as_millis() as i64;
         while self.past.len() > 1 && now - self.past[1].taken_at_ms >= window {
             self.past.pop_front();
         }
@@ -78,6 +92,51 @@ mod tests {
             p.iter().map(|c| c.taken_at_ms / 1000).collect::<Vec<_>>(),
             vec![240, 255, 270, 285]
         );
+    }
+
+    #[test]
+    fn a_long_window_keeps_a_bounded_thinned_history() {
+        // One hour at one cycle per second: 3,600 cycles a window.
+        let window = Duration::from_secs(3600);
+        let mut h = History::new(window);
+        let mut most = 0;
+        for t in 0..=3 * 3600 {
+            h.push(snap(t * 1000));
+            most = most.max(h.past().len());
+        }
+        assert!(most <= MAX_PAST as usize + 3, "kept up to {most} past cycles");
+        let p = h.past();
+        let now = 3 * 3600 * 1000;
+        let min_gap = 3600 * 1000 / i64::from(MAX_PAST);
+        // Still one cycle at least a window old, and not more than a gap and a cycle older.
+        let age = now - p[0].taken_at_ms;
+        assert!(age >= 3600 * 1000 && age <= 3600 * 1000 + min_gap + 1000, "oldest is {age} ms old");
+        assert!(now - p[1].taken_at_ms < 3600 * 1000);
+        // Spaced out, oldest first; only the newest pair may be closer.
+        for w in p.windows(2).take(p.len().saturating_sub(2)) {
+            assert!(w[1].taken_at_ms - w[0].taken_at_ms >= min_gap, "{} then {}", w[0].taken_at_ms, w[1].taken_at_ms);
+        }
+        assert_eq!(p.last().unwrap().taken_at_ms, now - 1000, "the previous cycle is always kept");
+    }
+
+    #[test]
+    fn thinning_never_lets_a_write_through() {
+        // A write at every cycle but one hour-long quiet stretch's end: with the history
+        // thinned, no_writes must still see the write made 30 minutes ago.
+        let cfg = DrainConfig { window: Duration::from_secs(3600), ..Default::default() };
+        let mut h = History::new(cfg.window);
+        for t in (0..=4 * 3600).step_by(5) {
+            let off = if t < 3 * 3600 + 1800 { t } else { 3 * 3600 + 1800 };
+            h.push(Arc::new(cluster(t, off)));
+        }
+        let v = evaluate(&h.latest().unwrap(), &h.past(), &cfg);
+        assert!(!v[0].check(Check::NoWrites).unwrap().pass);
+        // An hour and more after the last write it passes.
+        for t in (4 * 3600 + 5..=5 * 3600 + 1800).step_by(5) {
+            h.push(Arc::new(cluster(t, 3 * 3600 + 1800)));
+        }
+        let v = evaluate(&h.latest().unwrap(), &h.past(), &cfg);
+        assert!(v[0].check(Check::NoWrites).unwrap().pass, "{:?}", v[0].check(Check::NoWrites));
     }
 
     fn row(topic: &str, group: &str, q: i32, off: i64) -> QueueConsume {

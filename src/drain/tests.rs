@@ -245,6 +245,17 @@ fn routes_fail_without_observations() {
 }
 
 #[test]
+fn routes_of_a_writable_master_say_they_were_not_probed() {
+    let h = drained_with(|s| {
+        s.routes.clear();
+        s.brokers[0].permission = Some(6);
+    });
+    let r = check(&h, Check::Routes);
+    assert_fail(&r, "not probed");
+    assert!(!r.reason.contains("returned"), "{}", r.reason);
+}
+
+#[test]
 fn routes_fail_when_a_namesrv_gave_nothing() {
     let h = drained_with(|s| s.namesrvs.push(NamesrvStatus { addr: "127.0.0.1:9877".into(), up: false, error: None }));
     assert_fail(&check(&h, Check::Routes), "NameServer 127.0.0.1:9877 gave no route data");
