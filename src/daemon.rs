@@ -3,6 +3,7 @@
 //! the cluster nothing extra.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -212,15 +213,61 @@ pub async fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
         state.clone(),
     ));
     let collecting = tokio::spawn(pipeline.clone().run(args.collect_interval));
-    let result = http::serve(listener, http_cfg, state, shutdown_signal()).await;
-    collecting.abort();
+    let abort = collecting.abort_handle();
+    // A collection loop that died (a panic) would leave an endpoint serving the last exposition
+    // forever, or never ready: stop serving instead, so the supervisor restarts us.
+    let died = Arc::new(Mutex::new(None));
+    let stop = {
+        let died = died.clone();
+        async move {
+            if let Some(why) = until_shutdown_or_death(collecting, shutdown_signal()).await {
+                tracing::error!(error = %why, "collection stopped; shutting down");
+                *died.lock().unwrap() = Some(why);
+            }
+        }
+    };
+    let result = http::serve(listener, http_cfg, state, stop).await;
+    abort.abort();
     client.close_all();
-    result.map_err(|e| anyhow::anyhow!("HTTP server failed: {e}"))
+    result.map_err(|e| anyhow::anyhow!("HTTP server failed: {e}"))?;
+    let why = died.lock().unwrap().take();
+    match why {
+        Some(why) => Err(anyhow::anyhow!("collection stopped: {why}")),
+        None => Ok(()),
+    }
+}
+
+/// Waits for `shutdown`; `Some(reason)` instead if `task` ends first (it is meant to run until
+/// aborted, so ending at all is a failure).
+async fn until_shutdown_or_death(task: tokio::task::JoinHandle<()>, shutdown: impl Future<Output = ()>) -> Option<String> {
+    tokio::select! {
+        () = shutdown => None,
+        r = task => Some(match r {
+            Ok(()) => "the collection loop returned".to_string(),
+            Err(e) if e.is_panic() => {
+                let p = e.into_panic();
+                let text = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned());
+                format!("panicked: {}", text.unwrap_or_else(|| "(no message)".into()))
+            }
+            Err(e) => e.to_string(),
+        }),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_dead_collection_loop_is_reported_and_shutdown_is_not() {
+        let dies = tokio::spawn(async { panic!("boom at cycle 3") });
+        let why = until_shutdown_or_death(dies, std::future::pending()).await;
+        assert_eq!(why.as_deref(), Some("panicked: boom at cycle 3"));
+        let runs = tokio::spawn(std::future::pending::<()>());
+        let abort = runs.abort_handle();
+        assert_eq!(until_shutdown_or_death(runs, async {}).await, None);
+        abort.abort();
+    }
 
     #[test]
     fn failure_kind_ignores_numbers() {
