@@ -216,7 +216,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if s.is_empty() {
         return Err("empty duration".into());
     }
-    let mut total = Duration::ZERO;
+    // Milliseconds, checked: the sum must fit an i64 of milliseconds, as timestamps do.
+    let too_long = || format!("duration {s:?} is too long");
+    let mut total_ms: u64 = 0;
     let mut rest = s;
     while !rest.is_empty() {
         let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
@@ -228,16 +230,18 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
-        total += match unit {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n * 60),
-            "h" => Duration::from_secs(n * 3600),
-            "d" => Duration::from_secs(n * 86400),
+        let unit_ms: u64 = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
             _ => return Err(format!("invalid unit {unit:?} in duration {s:?} (use ms, s, m, h, d)")),
         };
+        let part = n.checked_mul(unit_ms).ok_or_else(too_long)?;
+        total_ms = total_ms.checked_add(part).filter(|&t| t <= i64::MAX as u64).ok_or_else(too_long)?;
     }
-    Ok(total)
+    Ok(Duration::from_millis(total_ms))
 }
 
 /// A [`parse_duration`] that is not zero. A zero interval would stop collection (and panics
@@ -360,6 +364,11 @@ mod tests {
         assert!(parse_duration("15").is_err());
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("10x").is_err());
+        assert_eq!(parse_duration("2d").unwrap(), Duration::from_secs(2 * 86400));
+        // Sums that would wrap are refused, not wrapped into a short (or negative) window.
+        assert!(parse_duration("999999999999999d").unwrap_err().contains("too long"));
+        assert!(parse_duration("9223372036854775807ms1ms").unwrap_err().contains("too long"));
+        assert!(parse_duration("9223372036854775807ms").is_ok());
     }
 
     #[test]

@@ -37,7 +37,7 @@ impl History {
     /// Makes `s` the latest snapshot, reduces the one it replaces to a past cycle, and forgets
     /// past cycles no longer needed: everything older than the newest one that is a window old.
     pub fn push(&mut self, s: Arc<Snapshot>) {
-        let window = self.window.as_millis() as i64;
+        let window = i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX);
         if let Some(prev) = self.latest.take() {
             // The newest past cycle is provisional: a newer one replaces it while it is closer
             // than the minimum gap to the one before, so every other pair stays that far apart.
