@@ -23,6 +23,8 @@ pub(crate) mod strict_json;
 #[cfg(test)]
 mod fast_path_tests;
 #[cfg(test)]
+mod hostile_tests;
+#[cfg(test)]
 pub(crate) mod test_rng;
 pub mod route;
 pub mod runtime_info;
