@@ -12,6 +12,7 @@ pub mod collect;
 pub mod commands;
 pub mod daemon;
 pub mod drain;
+pub mod fd_limit;
 pub mod logfmt;
 pub mod memory;
 pub mod protocol;

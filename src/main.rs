@@ -14,27 +14,24 @@ fn main() {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let code = runtime.block_on(async {
+        let log = match &cli.command {
+            Command::Serve(a) => &a.log,
+            Command::Demo(a) => &a.serve.log,
+            Command::Status(a) => &a.log,
+            Command::Drain(a) | Command::Restore(a) => &a.log,
+        };
+        daemon::init_logging(log);
+        match rocketmq_exporter::fd_limit::raise() {
+            Ok(r) if r.now > r.before => tracing::debug!(before = r.before, now = r.now, "raised the open-file limit"),
+            Ok(r) => tracing::debug!(limit = r.now, hard = r.hard, "open-file limit"),
+            Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+        }
         let result = match &cli.command {
-            Command::Serve(a) => {
-                daemon::init_logging(&a.log);
-                daemon::run_serve(a).await.map(|_| 0)
-            }
-            Command::Demo(a) => {
-                daemon::init_logging(&a.serve.log);
-                commands::demo(a).await.map(|_| 0)
-            }
-            Command::Status(a) => {
-                daemon::init_logging(&a.log);
-                commands::status(a).await
-            }
-            Command::Drain(a) => {
-                daemon::init_logging(&a.log);
-                commands::drain(a).await
-            }
-            Command::Restore(a) => {
-                daemon::init_logging(&a.log);
-                commands::restore(a).await
-            }
+            Command::Serve(a) => daemon::run_serve(a).await.map(|_| 0),
+            Command::Demo(a) => commands::demo(a).await.map(|_| 0),
+            Command::Status(a) => commands::status(a).await,
+            Command::Drain(a) => commands::drain(a).await,
+            Command::Restore(a) => commands::restore(a).await,
         };
         match result {
             Ok(code) => code,

@@ -288,3 +288,29 @@ fn sidecar_mode_exports_only_its_brokers_with_learned_identity() {
     // Its slave is not watched here, so replication cannot be judged: never a false "ready".
     assert_eq!(e.one("rocketmq_broker_drain_check", &[("broker", "broker-a"), ("check", "replication")]), Some(0.0));
 }
+
+/// A soft open-file limit of 64 with a hard one of 4,096, as systemd gives services (1,024 /
+/// 524,288) scaled down: 80 brokers need more sockets than the soft limit, so every one of them
+/// is up only if the exporter raised it.
+#[cfg(unix)]
+#[test]
+fn more_brokers_than_the_soft_open_file_limit_are_all_collected() {
+    use std::os::unix::process::CommandExt;
+    let sim = Sim::start(SimConfig::scale(80, 16), Scenario::none());
+    let ex = Exporter::serve_with(&["--namesrv.addr", &sim.ns(), "--collect.interval", "1s"], |cmd| {
+        // SAFETY: setrlimit is async-signal-safe; the closure touches nothing else.
+        unsafe {
+            cmd.pre_exec(|| {
+                let lim = libc::rlimit { rlim_cur: 64, rlim_max: 4096 };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    });
+    ex.wait_ready(Duration::from_secs(30));
+    let e = ex.scrape_until(Duration::from_secs(20), "80 brokers up", |e| e.values("rocketmq_broker_up", &[]).iter().filter(|v| **v == 1.0).count() == 80);
+    assert_eq!(e.one("process_max_fds", &[]), Some(4096.0), "the soft limit was raised to the hard one");
+    assert!(e.one("process_open_fds", &[]).unwrap() > 64.0, "more sockets open than the old soft limit");
+}

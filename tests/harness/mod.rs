@@ -33,18 +33,23 @@ pub fn bin() -> &'static str {
 impl Exporter {
     /// Starts `rocketmq-exporter serve` on a free loopback port with `args`.
     pub fn serve(args: &[&str]) -> Exporter {
+        Self::serve_with(args, |_| {})
+    }
+
+    /// [`Self::serve`], with the command adjusted by `configure` before it is spawned.
+    pub fn serve_with(args: &[&str], configure: impl FnOnce(&mut Command)) -> Exporter {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("rmqx-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let log = dir.join("exporter.log");
-        let child = Command::new(bin())
-            .arg("serve")
+        let mut cmd = Command::new(bin());
+        cmd.arg("serve")
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .args(args)
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("spawn exporter");
+            .stderr(std::fs::File::create(&log).unwrap());
+        configure(&mut cmd);
+        let child = cmd.spawn().expect("spawn exporter");
         Exporter { child, port, log }
     }
 
