@@ -908,6 +908,7 @@ async fn bench_serve(rows: usize) -> AnyResult<Vec<Row>> {
         telemetry_path: "/metrics".into(),
         web_config_file: None,
         version: "bench".into(),
+        max_connections: 512,
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve::serve(listener, cfg, state, async {

@@ -132,6 +132,10 @@ pub struct ServeArgs {
     /// Exporter-toolkit web configuration file (TLS and basic auth for our HTTP endpoint).
     #[arg(long = "web.config.file", env = "ROCKETMQ_EXPORTER_WEB_CONFIG_FILE")]
     pub web_config_file: Option<PathBuf>,
+    /// Most HTTP connections served at once; more wait in the listen backlog (as Prometheus's
+    /// own --web.max-connections), so scrapers cannot take the sockets the collector needs.
+    #[arg(long = "web.max-connections", env = "ROCKETMQ_EXPORTER_WEB_MAX_CONNECTIONS", default_value_t = 512, value_parser = parse_concurrency)]
+    pub web_max_connections: usize,
     /// Background collection period; scrapes never hit the brokers.
     #[arg(long = "collect.interval", env = "ROCKETMQ_EXPORTER_COLLECT_INTERVAL", default_value = "15s", value_parser = parse_nonzero_duration)]
     pub collect_interval: Duration,

@@ -197,6 +197,7 @@ pub async fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
         telemetry_path: args.web_telemetry_path.clone(),
         web_config_file: args.web_config_file.clone(),
         version: env!("CARGO_PKG_VERSION").to_string(),
+        max_connections: args.web_max_connections,
     };
     let listener = http::bind(&http_cfg).await.with_context(|| format!("cannot listen on {}", args.web_listen_address))?;
     tracing::info!(

@@ -26,11 +26,16 @@ struct Server {
 
 impl Server {
     async fn start(web_config_file: Option<PathBuf>) -> Server {
+        Self::start_with(web_config_file, 512).await
+    }
+
+    async fn start_with(web_config_file: Option<PathBuf>, max_connections: usize) -> Server {
         let cfg = HttpConfig {
             listen: "127.0.0.1:0".into(),
             telemetry_path: "/metrics".into(),
             web_config_file,
             version: "9.9.9-test".into(),
+            max_connections,
         };
         let listener = bind(&cfg).await.expect("bind");
         let addr = listener.local_addr().unwrap();
@@ -365,6 +370,7 @@ async fn bad_listen_address_is_a_clear_error() {
             telemetry_path: "/metrics".into(),
             web_config_file: None,
             version: "t".into(),
+            max_connections: 512,
         };
         let err = bind(&cfg).await.expect_err(addr);
         assert!(
@@ -381,6 +387,7 @@ async fn bad_listen_address_is_a_clear_error() {
         telemetry_path: "/metrics".into(),
         web_config_file: None,
         version: "t".into(),
+        max_connections: 512,
     };
     let err = bind(&cfg).await.unwrap_err();
     assert!(matches!(err, ServeError::Bind { .. }), "{err}");
@@ -495,6 +502,7 @@ async fn telemetry_path_without_slash_fails_serve() {
         telemetry_path: "metrics".into(),
         web_config_file: None,
         version: "t".into(),
+        max_connections: 512,
     };
     let l = bind(&cfg).await.unwrap();
     let err = serve(l, cfg, ServeState::new(), std::future::pending())
@@ -512,6 +520,7 @@ async fn bad_initial_web_config_fails_serve() {
         telemetry_path: "/metrics".into(),
         web_config_file: Some(file),
         version: "t".into(),
+        max_connections: 512,
     };
     let l = bind(&cfg).await.unwrap();
     let err = serve(l, cfg, ServeState::new(), std::future::pending())
@@ -701,5 +710,31 @@ async fn mutual_tls_requires_a_client_cert_from_the_ca() {
             .is_err(),
         "a client without a certificate must be rejected"
     );
+    srv.stop().await.unwrap();
+}
+
+/// Beyond `max_connections` a client waits in the listen backlog: it is neither served nor
+/// refused until a slot frees, and the connections already open keep being served.
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_for_a_free_slot() {
+    let srv = Server::start_with(None, 2).await;
+    let addr = srv.addr;
+    // Two clients hold both slots: one idle, one keep-alive that has been served.
+    let idle = TcpStream::connect(addr).await.unwrap();
+    let (mut kept, conn) = hyper::client::conn::http1::handshake(TokioIo::new(TcpStream::connect(addr).await.unwrap())).await.unwrap();
+    tokio::spawn(conn);
+    let healthy = || Request::get("/-/healthy").header("host", "x").body(Empty::<Bytes>::new()).unwrap();
+    assert_eq!(kept.send_request(healthy()).await.unwrap().status(), StatusCode::OK);
+    // A third connects (the kernel completes the handshake) but is not served.
+    let third = tokio::spawn(async move { get(addr, "/-/healthy", &[]).await.status });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!third.is_finished(), "served beyond the limit");
+    // The open connections are still served meanwhile.
+    assert_eq!(kept.send_request(healthy()).await.unwrap().status(), StatusCode::OK);
+    // One leaves: the third is served.
+    drop(idle);
+    let status = tokio::time::timeout(Duration::from_secs(5), third).await.expect("served once a slot freed").unwrap();
+    assert_eq!(status, StatusCode::OK);
+    drop(kept);
     srv.stop().await.unwrap();
 }

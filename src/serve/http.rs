@@ -43,6 +43,9 @@ pub struct HttpConfig {
     pub web_config_file: Option<PathBuf>,
     /// Shown on the landing page.
     pub version: String,
+    /// Connections served at once; the accept loop waits for a free slot beyond it, so further
+    /// clients queue in the kernel's listen backlog instead of taking file descriptors.
+    pub max_connections: usize,
 }
 
 /// Why the endpoint could not start.
@@ -159,7 +162,13 @@ pub async fn serve(
     // Connections not yet handed to hyper (sniffing, TLS handshake) watch this instead.
     let (closing_tx, closing) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
+    let slots = Arc::new(tokio::sync::Semaphore::new(cfg.max_connections.max(1)));
     loop {
+        let slot = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            s = Arc::clone(&slots).acquire_owned() => s.expect("the semaphore is never closed"),
+        };
         let accepted = tokio::select! {
             biased;
             () = &mut shutdown => break,
@@ -172,7 +181,8 @@ pub async fn serve(
                 let reloader = Arc::clone(&reloader);
                 let closing = closing.clone();
                 tokio::spawn(async move {
-                    connection(stream, peer, site, reloader, watcher, closing).await
+                    connection(stream, peer, site, reloader, watcher, closing).await;
+                    drop(slot);
                 });
             }
             Err(e) => {
