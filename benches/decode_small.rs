@@ -27,14 +27,12 @@ const COLLECTOR_KEYS: &[&str] = &["brokerPermission", "brokerRole", "brokerClust
 
 /// Rows first, then snapshot rows from them: the collector before the one-pass form.
 fn collector_rows(body: &[u8]) -> Vec<rocketmq_exporter::snapshot::QueueConsume> {
-    let filters = rocketmq_exporter::collect::Filters::default();
-    ConsumeRows::decode(body).map(|rows| rocketmq_exporter::collect::fetch::consume_rows(&rows, &filters)).unwrap()
+    ConsumeRows::decode(body).map(|rows| rocketmq_exporter::collect::fetch::consume_rows(&rows)).unwrap()
 }
 
 /// What the collector does with a 317 answer: snapshot rows built while the body is parsed.
 fn snapshot_rows(body: &[u8]) -> Vec<rocketmq_exporter::snapshot::QueueConsume> {
-    let filters = rocketmq_exporter::collect::Filters::default();
-    let mut rows = rocketmq_exporter::collect::fetch::SnapshotRows::new(&filters);
+    let mut rows = rocketmq_exporter::collect::fetch::SnapshotRows::new();
     ConsumeRows::visit(body, &mut rows).unwrap();
     rows.finish()
 }

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use prometheus::{Encoder, GaugeVec, Opts, Registry, TextEncoder};
 use rocketmq_exporter::admin::Admin;
-use rocketmq_exporter::collect::{CollectConfig, Collector, Filters};
+use rocketmq_exporter::collect::{CollectConfig, Collector};
 use rocketmq_exporter::daemon::Pipeline;
 use rocketmq_exporter::drain::{self, DrainConfig};
 use rocketmq_exporter::remoting::{ClientOptions, RemotingClient};
@@ -215,7 +215,7 @@ fn loadavg() -> String {
 fn collector(ns: &str, concurrency: usize, timeout: Duration) -> AnyResult<Arc<Collector>> {
     let opts = ClientOptions { request_timeout: timeout, ..ClientOptions::default() };
     let client = RemotingClient::new(opts)?;
-    let cfg = CollectConfig { namesrvs: vec![ns.to_string()], brokers: Vec::new(), filters: Filters::default(), concurrency };
+    let cfg = CollectConfig { namesrvs: vec![ns.to_string()], brokers: Vec::new(), concurrency };
     Ok(Arc::new(Collector::new(Admin::new(client), cfg)))
 }
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use regex::Regex;
 
-use crate::collect::{CollectConfig, Filters};
+use crate::collect::CollectConfig;
+use crate::render::Filters;
 use crate::drain::DrainConfig;
 use crate::remoting::acl::AclCredentials;
 use crate::remoting::tls::TlsOptions;
@@ -335,13 +336,17 @@ impl ConnArgs {
         CollectConfig {
             namesrvs: self.namesrvs(),
             brokers: self.broker_addr.clone(),
-            filters: Filters {
-                topic_include: self.topic_include.clone(),
-                topic_exclude: self.topic_exclude.clone(),
-                group_include: self.group_include.clone(),
-                group_exclude: self.group_exclude.clone(),
-            },
             concurrency: self.collect_concurrency,
+        }
+    }
+
+    /// The series filters; they apply to the exposition only (see `render::filters`).
+    pub fn filters(&self) -> Filters {
+        Filters {
+            topic_include: self.topic_include.clone(),
+            topic_exclude: self.topic_exclude.clone(),
+            group_include: self.group_include.clone(),
+            group_exclude: self.group_exclude.clone(),
         }
     }
 }

@@ -210,7 +210,7 @@ pub async fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
     let pipeline = Arc::new(Pipeline::new(
         collector,
         args.drain.config(),
-        RenderOptions { queue_level: args.collect_queue_level, collect_interval: Some(args.collect_interval) },
+        RenderOptions { queue_level: args.collect_queue_level, collect_interval: Some(args.collect_interval), filters: args.conn.filters() },
         state.clone(),
     ));
     let collecting = tokio::spawn(pipeline.clone().run(args.collect_interval));

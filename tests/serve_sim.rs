@@ -257,6 +257,27 @@ fn dead_group_blocks_the_drain_until_ignored() {
     assert!(dead > 0.0);
 }
 
+/// The include/exclude filters shape the exposition, not the verdict: a group or topic left out
+/// of the series still holds messages a stopped broker would lose. Only `--drain.ignore-group`
+/// lets a backlog pass.
+#[test]
+fn filtered_out_groups_and_topics_still_block_the_drain() {
+    for filter in [&["--group.exclude", "^dead-group$"][..], &["--group.include", "^group-"][..]] {
+        let e = assert_unsafe(Scenario::dead_group(), "backlog", filter);
+        assert!(e.values("rocketmq_consumer_group_diff", &[("group", "dead-group")]).is_empty(), "{filter:?}: the group's series are filtered out");
+    }
+    // The dead group's topic excluded instead.
+    let topic = {
+        let e = drain_run(Scenario::dead_group(), &[], |e| !e.values("rocketmq_consumer_group_diff", &[("broker", "broker-b"), ("group", "dead-group")]).is_empty(), "dead group listed");
+        let line = e.raw.lines().find(|l| l.starts_with("rocketmq_consumer_group_diff{") && l.contains("group=\"dead-group\"") && l.contains("broker=\"broker-b\"")).unwrap().to_string();
+        let from = line.find("topic=\"").unwrap() + 7;
+        line[from..from + line[from..].find('"').unwrap()].to_string()
+    };
+    let exclude = format!("^{}$", regex::escape(&topic));
+    let e = assert_unsafe(Scenario::dead_group(), "backlog", &["--topic.exclude", &exclude]);
+    assert!(e.values("rocketmq_consumer_diff", &[("topic", &topic)]).is_empty(), "the topic's series are filtered out");
+}
+
 #[test]
 fn sidecar_mode_exports_only_its_brokers_with_learned_identity() {
     let sim = Sim::start(SimConfig::runbook(), Scenario::none());

@@ -9,7 +9,7 @@ use futures::future::join_all;
 
 use super::body_memo::BodyMemo;
 use super::ha_memo::HaAnswer;
-use super::{Filters, Memos};
+use super::Memos;
 use crate::admin::Admin;
 use crate::protocol::{broker_config::BrokerConfig, ha_status::HaRuntimeInfo, runtime_info::RuntimeInfo, ConsumeRows, RowVisitor};
 use crate::remoting::RemotingError;
@@ -25,13 +25,13 @@ pub struct NodeTarget {
 }
 
 /// Fetches a master and its slaves (`targets` may hold only slaves if the master is unknown).
-pub async fn fetch_group(admin: &Admin, targets: &[NodeTarget], filters: &Filters, memos: &Memos) -> Vec<BrokerNode> {
+pub async fn fetch_group(admin: &Admin, targets: &[NodeTarget], memos: &Memos) -> Vec<BrokerNode> {
     let (masters, slaves): (Vec<&NodeTarget>, Vec<&NodeTarget>) = targets.iter().partition(|t| t.broker_id == 0);
     let mut out = Vec::new();
     let mut master_max: Option<i64> = None;
     let mut master_ha: Option<Vec<HaConnection>> = None;
     for m in masters {
-        let node = fetch_master(admin, m, filters, memos).await;
+        let node = fetch_master(admin, m, memos).await;
         if let Some(rt) = &node.runtime {
             master_max = rt.commitlog_max_offset;
         }
@@ -55,9 +55,9 @@ struct Answers {
 
 /// Asks runtime info and config (and consume stats, HA status) in one batch: one write, one
 /// round trip, one deadline, each answer decoded in this task as it arrives.
-async fn ask(admin: &Admin, addr: &str, config_memo: &BodyMemo<BrokerConfig>, consume: Option<&Filters>, ha: bool) -> Answers {
+async fn ask(admin: &Admin, addr: &str, config_memo: &BodyMemo<BrokerConfig>, consume: bool, ha: bool) -> Answers {
     let mut cmds = vec![Admin::runtime_info_request(), Admin::broker_config_request()];
-    let consume_at = consume.map(|_| {
+    let consume_at = consume.then(|| {
         cmds.push(Admin::broker_consume_stats_request());
         cmds.len() - 1
     });
@@ -72,9 +72,8 @@ async fn ask(admin: &Admin, addr: &str, config_memo: &BodyMemo<BrokerConfig>, co
             0 => runtime = Some(answer.and_then(|r| Admin::decode_runtime_info(addr, &r))),
             1 => config = Some(answer.and_then(|r| config_memo.decode(addr, &r.body, |_| Admin::decode_broker_config_keys(addr, &r, CONFIG_KEYS)))),
             i if Some(i) == consume_at => {
-                let filters = consume.expect("asked with filters");
                 consumed = Some(answer.and_then(|r| {
-                    let mut rows = SnapshotRows::new(filters);
+                    let mut rows = SnapshotRows::new();
                     Admin::visit_broker_consume_rows(addr, &r, &mut rows).map(|()| rows.finish())
                 }));
             }
@@ -89,7 +88,7 @@ async fn ask(admin: &Admin, addr: &str, config_memo: &BodyMemo<BrokerConfig>, co
     Answers {
         runtime: or_unanswered(runtime, addr),
         config: or_unanswered(config, addr),
-        consume: consume.map(|_| or_unanswered(consumed, addr)),
+        consume: consume.then(|| or_unanswered(consumed, addr)),
         ha: ha.then(|| or_unanswered(ha_status, addr)),
     }
 }
@@ -117,7 +116,7 @@ fn record_error(node: &mut BrokerNode, e: &RemotingError) {
     }
 }
 
-async fn fetch_master(admin: &Admin, t: &NodeTarget, filters: &Filters, memos: &Memos) -> BrokerNode {
+async fn fetch_master(admin: &Admin, t: &NodeTarget, memos: &Memos) -> BrokerNode {
     let ha_memo = &memos.ha;
     let mut node = base(t);
     node.up = true;
@@ -125,7 +124,7 @@ async fn fetch_master(admin: &Admin, t: &NodeTarget, filters: &Filters, memos: &
     // "not supported" at once, which is cheaper than a second round trip to learn the version,
     // and the memo spares the request on later cycles.
     let skip_ha = ha_memo.skip(&t.addr);
-    let Answers { runtime: rt, config: cfg, consume: cs, ha } = ask(admin, &t.addr, &memos.config, Some(filters), !skip_ha).await;
+    let Answers { runtime: rt, config: cfg, consume: cs, ha } = ask(admin, &t.addr, &memos.config, true, !skip_ha).await;
     let cs = cs.expect("consume stats asked");
     apply_runtime(&mut node, rt);
     apply_config(&mut node, cfg);
@@ -249,7 +248,7 @@ async fn fetch_slave(
 ) -> BrokerNode {
     let mut node = base(t);
     node.up = true;
-    let Answers { runtime: rt, config: cfg, .. } = ask(admin, &t.addr, config_memo, None, false).await;
+    let Answers { runtime: rt, config: cfg, .. } = ask(admin, &t.addr, config_memo, false, false).await;
     apply_runtime(&mut node, rt);
     apply_config(&mut node, cfg);
     let slave_max = node.runtime.as_ref().and_then(|r| r.commitlog_max_offset);
@@ -366,10 +365,11 @@ impl Interner {
     }
 }
 
-/// Flattens GET_BROKER_CONSUME_STATS into brokerConsumeStats rows, applying the filters: the
-/// rows of an already decoded answer (see [`SnapshotRows`] for the one-pass form).
-pub fn consume_rows(list: &ConsumeRows<'_>, filters: &Filters) -> Vec<QueueConsume> {
-    let mut out = SnapshotRows::new(filters);
+/// Flattens GET_BROKER_CONSUME_STATS into brokerConsumeStats rows: the rows of an already
+/// decoded answer (see [`SnapshotRows`] for the one-pass form). Every row is kept: filters
+/// apply when rendering (`render::Filters`), never to what the drain verdict sees.
+pub fn consume_rows(list: &ConsumeRows<'_>) -> Vec<QueueConsume> {
+    let mut out = SnapshotRows::new();
     let mut group: Option<&str> = None;
     for r in &list.rows {
         if group != Some(r.group.as_ref()) {
@@ -381,21 +381,21 @@ pub fn consume_rows(list: &ConsumeRows<'_>, filters: &Filters) -> Vec<QueueConsu
     out.finish()
 }
 
-/// A broker's snapshot rows built while its 317 answer is parsed: filtered, names shared,
-/// sorted in `QueueConsume`'s order, one row per (topic, group, queue).
-pub struct SnapshotRows<'f> {
-    filters: &'f Filters,
+/// A broker's snapshot rows built while its 317 answer is parsed: names shared, sorted in
+/// `QueueConsume`'s order, one row per (topic, group, queue).
+#[derive(Default)]
+pub struct SnapshotRows {
     /// One shared copy of each name per broker (see `QueueConsume`).
     names: Interner,
-    /// The current group and whether the filters keep it.
-    group: Option<(std::sync::Arc<str>, bool)>,
+    /// The current group.
+    group: Option<std::sync::Arc<str>>,
     /// Rows come in runs of one topic within a group (a consume-stats entry's queues): the
-    /// run's topic and the filters' verdict on it, worked out once per run, not once per row;
-    /// and where the run's topic text was last handed over, since a parser that recognises a
+    /// run's topic, looked up once per run, not once per row; and where the run's topic text
+    /// was last handed over, since a parser that recognises a
     /// repeated name hands over the same slice, and then no bytes need comparing. The texts a
     /// visit hands over stay alive and unchanged while it runs (slices of the body, or of a
     /// decoded list read by reference), so one address and length is one text.
-    run: Option<(std::sync::Arc<str>, bool, usize)>,
+    run: Option<(std::sync::Arc<str>, usize)>,
     /// `Option` only so that `finish` can move rows out in a new order (`None` takes no room).
     rows: Vec<Option<QueueConsume>>,
     /// Where each stretch of rows sharing one (topic, group) starts in `rows`: `finish` orders
@@ -403,15 +403,15 @@ pub struct SnapshotRows<'f> {
     stretches: Vec<usize>,
 }
 
-impl<'f> SnapshotRows<'f> {
-    pub fn new(filters: &'f Filters) -> Self {
-        SnapshotRows { filters, names: Interner::default(), group: None, run: None, rows: Vec::new(), stretches: Vec::new() }
+impl SnapshotRows {
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// The rows in `QueueConsume`'s order, one per (topic, group, queue): the first in that order
     /// of any duplicates. Each stretch is sorted by integers alone, the stretches are ordered by
     /// name (a comparison per stretch, not per row), and each row moves once, into a vector of
-    /// exactly the kept size: filtered or duplicate rows, and the growth reserve, would
+    /// exactly the kept size: duplicate rows, and the growth reserve, would
     /// otherwise leave slack that the snapshot keeps for its lifetime.
     pub fn finish(self) -> Vec<QueueConsume> {
         use std::cmp::Ordering;
@@ -459,31 +459,23 @@ impl<'f> SnapshotRows<'f> {
     }
 }
 
-impl RowVisitor for SnapshotRows<'_> {
+impl RowVisitor for SnapshotRows {
     fn group(&mut self, name: &str) {
-        let keep = self.filters.group_allowed(name);
-        self.group = Some((self.names.get(name), keep));
+        self.group = Some(self.names.get(name));
         self.run = None;
     }
 
     fn row(&mut self, topic: &str, queue_id: i32, ow: &crate::protocol::OffsetWrapper) {
-        let Some((group, true)) = &self.group else { return };
+        let Some(group) = &self.group else { return };
         let at = topic.as_ptr() as usize;
         let topic = match &mut self.run {
-            Some((t, keep, src)) if t.len() == topic.len() && (*src == at || **t == *topic) => {
+            Some((t, src)) if t.len() == topic.len() && (*src == at || **t == *topic) => {
                 *src = at;
-                match keep {
-                    true => t.clone(),
-                    false => return,
-                }
+                t.clone()
             }
             _ => {
-                let keep = self.filters.topic_allowed(topic);
                 let t = self.names.get(topic);
-                self.run = Some((t.clone(), keep, at));
-                if !keep {
-                    return;
-                }
+                self.run = Some((t.clone(), at));
                 t
             }
         };
@@ -523,13 +515,12 @@ mod tests {
     use crate::protocol::consume_stats::{ConsumeRow, OffsetWrapper};
     use crate::protocol::test_rng::XorShift;
 
-    /// The plain definition `consume_rows` must agree with: filter each row, sort by the
-    /// row's own order, keep the first of each (topic, group, queue).
-    fn reference(list: &ConsumeRows<'_>, filters: &Filters) -> Vec<QueueConsume> {
+    /// The plain definition `consume_rows` must agree with: sort each row by the row's own
+    /// order, keep the first of each (topic, group, queue).
+    fn reference(list: &ConsumeRows<'_>) -> Vec<QueueConsume> {
         let mut rows: Vec<QueueConsume> = list
             .rows
             .iter()
-            .filter(|r| filters.group_allowed(&r.group) && filters.topic_allowed(&r.topic))
             .map(|r| QueueConsume {
                 topic: r.topic.as_ref().into(),
                 group: r.group.as_ref().into(),
@@ -561,16 +552,11 @@ mod tests {
         assert_ne!(&*j.get("ab"), &*j.get("ba"));
     }
 
-    /// Random bodies in wire shape (runs of one group and topic) with repeated names across runs,
-    /// duplicate queues and filtered names.
+    /// Random bodies in wire shape (runs of one group and topic) with repeated names across runs
+    /// and duplicate queues.
     #[test]
-    fn consume_rows_matches_filter_sort_dedup() {
+    fn consume_rows_matches_sort_dedup() {
         let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
-        let filters = Filters {
-            group_exclude: Some(regex::Regex::new("^skip").unwrap()),
-            topic_exclude: Some(regex::Regex::new("_x$").unwrap()),
-            ..Filters::default()
-        };
         let topics = ["T_b", "T_a", "T_x", "%RETRY%g1", "T_c"];
         let groups = ["g1", "g0", "skip_me", "g2"];
         for case in 0..300 {
@@ -594,8 +580,8 @@ mod tests {
                 }
             }
             let list = ConsumeRows { rows, ..Default::default() };
-            let got = consume_rows(&list, &filters);
-            assert_eq!(got, reference(&list, &filters), "case {case}");
+            let got = consume_rows(&list);
+            assert_eq!(got, reference(&list), "case {case}");
             // Equal names share one allocation.
             for w in got.windows(2) {
                 if w[0].topic == w[1].topic {
@@ -614,8 +600,8 @@ mod future_size {
     #[test]
     fn group_fetch_future_stays_small() {
         let admin = crate::admin::Admin::new(crate::remoting::RemotingClient::new(Default::default()).unwrap());
-        let (f, memo) = (super::Filters::default(), super::Memos::default());
-        let group = std::mem::size_of_val(&super::fetch_group(&admin, &[], &f, &memo));
+        let memo = super::Memos::default();
+        let group = std::mem::size_of_val(&super::fetch_group(&admin, &[], &memo));
         let batch = std::mem::size_of_val(&admin.client().exchange("", vec![], |_, _| {}));
         assert!(group <= 4096, "fetch_group future is {group} bytes");
         assert!(batch <= 1024, "exchange future is {batch} bytes");

@@ -12,29 +12,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use regex::Regex;
-
 use crate::admin::Admin;
 use crate::snapshot::{topic_kind, BrokerNode, RouteObservation, Snapshot, TopicKind};
 use fetch::NodeTarget;
-
-/// `--topic.include/exclude`, `--group.include/exclude`. Anchored by the caller if wanted.
-#[derive(Debug, Clone, Default)]
-pub struct Filters {
-    pub topic_include: Option<Regex>,
-    pub topic_exclude: Option<Regex>,
-    pub group_include: Option<Regex>,
-    pub group_exclude: Option<Regex>,
-}
-
-impl Filters {
-    pub fn topic_allowed(&self, t: &str) -> bool {
-        self.topic_include.as_ref().map_or(true, |r| r.is_match(t)) && !self.topic_exclude.as_ref().is_some_and(|r| r.is_match(t))
-    }
-    pub fn group_allowed(&self, g: &str) -> bool {
-        self.group_include.as_ref().map_or(true, |r| r.is_match(g)) && !self.group_exclude.as_ref().is_some_and(|r| r.is_match(g))
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct CollectConfig {
@@ -42,7 +22,6 @@ pub struct CollectConfig {
     pub namesrvs: Vec<String>,
     /// Sidecar mode: only these broker addresses, no discovery.
     pub brokers: Vec<String>,
-    pub filters: Filters,
     /// Broker groups fetched at once.
     pub concurrency: usize,
 }
@@ -102,15 +81,14 @@ impl Collector {
         // of a cycle's CPU, and only separate tasks spread it over the runtime's threads. A
         // semaphore keeps at most `--collect.concurrency` of them fetching.
         let permits = Arc::new(tokio::sync::Semaphore::new(self.cfg.concurrency.max(1)));
-        let filters = Arc::new(self.cfg.filters.clone());
         let start = |targets: Group| {
-            let (admin, filters, memos, permits) = (self.admin.clone(), filters.clone(), self.memos.clone(), permits.clone());
+            let (admin, memos, permits) = (self.admin.clone(), self.memos.clone(), permits.clone());
             // Boxed: a task stores its future inline and moves it whole several times while
             // spawning, polling and handing over the result; a group's fetch is a few KiB, a
             // box is a pointer, and there are 200 such tasks per cycle.
             AbortOnDrop(tokio::spawn(Box::pin(async move {
                 let _permit = permits.acquire_owned().await;
-                fetch::fetch_group(&admin, &targets, &filters, &memos).await
+                fetch::fetch_group(&admin, &targets, &memos).await
             })))
         };
         // Groups are shared (`Arc`), not copied: a cycle hands each to its task and keeps it for
@@ -299,7 +277,6 @@ mod tests {
         let cfg = CollectConfig {
             namesrvs: vec![sim.namesrv_addr().to_string()],
             brokers: Vec::new(),
-            filters: Filters::default(),
             concurrency: 8,
         };
         Collector::new(Admin::new(client), cfg)

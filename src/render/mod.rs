@@ -6,6 +6,9 @@
 //! Absent data is omitted, never written as zero. Names and labels follow DESIGN.md §4.
 
 pub mod exposition;
+pub mod filters;
+
+pub use filters::Filters;
 
 use crate::drain::checks::diff;
 use crate::drain::Verdict;
@@ -16,17 +19,19 @@ use exposition::{family, write_label, write_label_int, write_sample, Value};
 pub type Family = (&'static str, &'static str, &'static str);
 
 /// What to render beyond the always-on series.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RenderOptions {
     /// Per-queue series (`--collect.queue-level`); per-(topic, group) sums are always rendered.
     pub queue_level: bool,
     /// `--collect.interval`, exported so alert rules can judge freshness without assuming it.
     pub collect_interval: Option<std::time::Duration>,
+    /// Which topics' and groups' consumer series are written (the snapshot keeps them all).
+    pub filters: Filters,
 }
 
 impl Default for RenderOptions {
     fn default() -> Self {
-        RenderOptions { queue_level: true, collect_interval: None }
+        RenderOptions { queue_level: true, collect_interval: None, filters: Filters::default() }
     }
 }
 
@@ -311,9 +316,11 @@ fn render_drain(verdicts: &[Verdict], out: &mut Vec<u8>) {
     });
 }
 
-/// Consume rows of the masters with their `cluster,broker` label prefix. Only masters: consume
-/// stats are fetched from masters, and queue labels carry no broker_id to tell copies apart.
-fn master_rows<'a>(nodes: &'a [(&'a BrokerNode, Vec<u8>)]) -> Vec<(Vec<u8>, &'a [QueueConsume])> {
+/// Consume rows of the masters that the filters keep, with their `cluster,broker` label
+/// prefix. Only masters: consume stats are fetched from masters, and queue labels carry no
+/// broker_id to tell copies apart.
+fn master_rows<'a>(nodes: &'a [(&'a BrokerNode, Vec<u8>)], filters: &Filters) -> Vec<(Vec<u8>, Vec<&'a QueueConsume>)> {
+    let all = filters.is_empty();
     nodes
         .iter()
         .filter(|(b, _)| b.is_master())
@@ -322,20 +329,37 @@ fn master_rows<'a>(nodes: &'a [(&'a BrokerNode, Vec<u8>)]) -> Vec<(Vec<u8>, &'a 
             let mut prefix = Vec::with_capacity(64);
             write_label(&mut prefix, true, "cluster", &b.cluster);
             write_label(&mut prefix, false, "broker", &b.broker);
-            Some((prefix, rows))
+            // Rows of one (topic, group) come together: the filters are asked once per run.
+            let mut kept = Vec::with_capacity(rows.len());
+            let mut run: Option<(&QueueConsume, bool)> = None;
+            for r in rows {
+                let keep = all
+                    || match run {
+                        Some((p, k)) if std::sync::Arc::ptr_eq(&p.topic, &r.topic) && std::sync::Arc::ptr_eq(&p.group, &r.group) => k,
+                        _ => {
+                            let k = filters.topic_allowed(&r.topic) && filters.group_allowed(&r.group);
+                            run = Some((r, k));
+                            k
+                        }
+                    };
+                if keep {
+                    kept.push(r);
+                }
+            }
+            Some((prefix, kept))
         })
         .collect()
 }
 
 fn render_queues(nodes: &[(&BrokerNode, Vec<u8>)], opts: &RenderOptions, out: &mut Vec<u8>) {
-    let masters = master_rows(nodes);
+    let masters = master_rows(nodes, &opts.filters);
     if opts.queue_level {
         // One label arena for every row, rendered once and copied into three families.
         let total: usize = masters.iter().map(|(_, rows)| rows.len()).sum();
         let mut arena: Vec<u8> = Vec::with_capacity(total * 96);
         let mut spans: Vec<(usize, usize, &QueueConsume)> = Vec::with_capacity(total);
         for (prefix, rows) in &masters {
-            for r in *rows {
+            for &r in rows {
                 let start = arena.len();
                 arena.extend_from_slice(prefix);
                 write_label(&mut arena, false, "topic", &r.topic);
@@ -399,7 +423,7 @@ fn render_queues(nodes: &[(&BrokerNode, Vec<u8>)], opts: &RenderOptions, out: &m
 
 /// Σ Diff per (topic, group), sorted. Rows of one pair usually arrive together, so runs are
 /// folded first and only the (much shorter) list of runs is sorted and merged.
-fn group_sums(rows: &[QueueConsume]) -> Vec<((&str, &str), i64)> {
+fn group_sums<'a>(rows: &[&'a QueueConsume]) -> Vec<((&'a str, &'a str), i64)> {
     let mut runs: Vec<((&str, &str), i64)> = Vec::new();
     for r in rows {
         let key = (r.topic.as_ref(), r.group.as_ref());

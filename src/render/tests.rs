@@ -107,7 +107,7 @@ pub(crate) fn rich_snapshot() -> Snapshot {
 fn render_text(s: &Snapshot, queue_level: bool) -> String {
     let verdicts = evaluate(&s, &[], &DrainConfig::default());
     let mut out = Vec::new();
-    render(s, &verdicts, &RenderOptions { queue_level, collect_interval: Some(Duration::from_millis(15_500)) }, &mut out);
+    render(s, &verdicts, &RenderOptions { queue_level, collect_interval: Some(Duration::from_millis(15_500)), ..Default::default() }, &mut out);
     String::from_utf8(out).expect("utf-8 exposition")
 }
 
@@ -269,7 +269,7 @@ fn group_sums_merge_split_runs() {
         row("T", "G1", 1, 2, 0, None),
         row("A", "G1", 0, 1, 0, None),
     ];
-    assert_eq!(group_sums(&rows), vec![(("A", "G1"), 1), (("T", "G1"), 7), (("T", "G2"), 1)]);
+    assert_eq!(group_sums(&rows.iter().collect::<Vec<_>>()), vec![(("A", "G1"), 1), (("T", "G1"), 7), (("T", "G2"), 1)]);
 }
 
 #[test]
@@ -367,4 +367,36 @@ fn promtool_accepts_the_exposition() {
     let out = child.wait_with_output().unwrap();
     let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && report.trim().is_empty(), "promtool: {report}\n---\n{text}");
+}
+
+/// The filters drop consumer series only; the verdict evaluated from the same snapshot still
+/// sees a filtered-out group's backlog, and the broker-level series stay.
+#[test]
+fn filters_drop_consumer_series_but_not_what_the_verdict_sees() {
+    let s = rich_snapshot();
+    let verdicts = evaluate(&s, &[], &DrainConfig::default());
+    let filters = Filters {
+        group_exclude: Some(regex::Regex::new("^G2$").unwrap()),
+        topic_exclude: Some(regex::Regex::new("^%DLQ%").unwrap()),
+        ..Filters::default()
+    };
+    let mut out = Vec::new();
+    render(&s, &verdicts, &RenderOptions { filters, ..Default::default() }, &mut out);
+    let t = String::from_utf8(out).unwrap();
+    let all = render_text(&s, true);
+    for name in ["rocketmq_consumer_diff", "rocketmq_consumer_offset", "rocketmq_consumer_group_diff"] {
+        assert!(samples(&t, name, &["group=\"G2\""]).is_empty(), "{name}: G2 filtered out");
+        assert!(samples(&t, name, &["topic=\"%DLQ%"]).is_empty(), "{name}: DLQ topics filtered out");
+        assert!(!samples(&all, name, &["group=\"G2\""]).is_empty(), "{name}: G2 there without filters");
+        assert!(!samples(&t, name, &["topic=\"TopicA\"", "group=\"G1\""]).is_empty(), "{name}: TopicA/G1 kept");
+    }
+    assert_eq!(value(&t, "rocketmq_consumer_group_diff", &["topic=\"TopicA\"", "group=\"G1\""]), "3");
+    // Queue max offsets come from the kept rows: TopicA/0 is 100 by G1 (G2 reported 101).
+    assert_eq!(value(&t, "rocketmq_queue_max_offset", &["topic=\"TopicA\"", "queue_id=\"0\""]), "100");
+    // Broker-level figures, the DLQ total among them, and the verdict's lines are unchanged.
+    for name in ["rocketmq_broker_dlq_messages", "rocketmq_broker_drain_ready", "rocketmq_broker_drain_check"] {
+        assert_eq!(samples(&t, name, &[]), samples(&all, name, &[]), "{name}");
+    }
+    let backlog = verdicts[0].check(crate::drain::Check::Backlog).unwrap();
+    assert!(!backlog.pass && backlog.reason.contains("TopicA/G2"), "G2's backlog still counts: {}", backlog.reason);
 }
