@@ -50,6 +50,11 @@ pub struct ConnArgs {
     /// Timeout of each request to RocketMQ.
     #[arg(long = "collect.timeout", env = "ROCKETMQ_EXPORTER_COLLECT_TIMEOUT", default_value = "5s", value_parser = parse_nonzero_duration)]
     pub collect_timeout: Duration,
+    /// Largest RocketMQ frame accepted (Java's client limit, 16 MiB, by default). A broker with
+    /// tens of thousands of (topic, group) queues can answer consume stats with more; `B`, `KiB`,
+    /// `MiB` or `GiB`, up to 1 GiB.
+    #[arg(long = "collect.max-frame-size", env = "ROCKETMQ_EXPORTER_COLLECT_MAX_FRAME_SIZE", default_value = "16MiB", value_parser = parse_frame_size)]
+    pub collect_max_frame_size: usize,
     /// Broker groups fetched concurrently.
     #[arg(long = "collect.concurrency", env = "ROCKETMQ_EXPORTER_COLLECT_CONCURRENCY", default_value_t = 256, value_parser = parse_concurrency)]
     pub collect_concurrency: usize,
@@ -260,6 +265,23 @@ pub fn parse_nonzero_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A frame size: bytes, or a number with `B`, `KiB`, `MiB` or `GiB`; from 1 KiB (a header
+/// must fit) to 1 GiB (a frame is held whole while it is decoded).
+pub fn parse_frame_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: u64 = t[..digits].parse().map_err(|_| format!("{s:?} is not a size (e.g. 16MiB)"))?;
+    let unit: u64 = match t[digits..].trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        u => return Err(format!("invalid unit {u:?} in {s:?} (use B, KiB, MiB or GiB)")),
+    };
+    let bytes = n.checked_mul(unit).filter(|b| (1 << 10..=1 << 30).contains(b));
+    bytes.map(|b| b as usize).ok_or_else(|| format!("{s:?} is outside 1KiB..1GiB"))
+}
+
 /// At least one group at a time: with none the collection would wait forever.
 pub fn parse_concurrency(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
@@ -329,7 +351,14 @@ impl ConnArgs {
             server_name: self.tls_server_name.clone(),
             insecure_skip_verify: self.tls_insecure_skip_verify,
         });
-        Ok(ClientOptions { request_timeout: self.collect_timeout, acl, tls, ..Default::default() })
+        Ok(ClientOptions {
+            request_timeout: self.collect_timeout,
+            acl,
+            tls,
+            // The flag counts the whole frame; the limit, the bytes after its length word.
+            max_frame_length: self.collect_max_frame_size - 4,
+            ..Default::default()
+        })
     }
 
     pub fn collect_config(&self) -> CollectConfig {
@@ -426,6 +455,9 @@ mod tests {
             &["demo", "--demo.speedup", "0"],
             &["demo", "--demo.speedup", "NaN"],
             &["serve", "--web.telemetry-path", "metrics"],
+            &["serve", "--collect.max-frame-size", "2GiB"],
+            &["serve", "--collect.max-frame-size", "100"],
+            &["serve", "--collect.max-frame-size", "16MB"],
             &["serve", "--web.telemetry-path", "/"],
             &["serve", "--web.telemetry-path", "/-/ready"],
             &["serve", "--web.telemetry-path", "/a b"],
@@ -442,5 +474,10 @@ mod tests {
         let Command::Serve(s) = ok.unwrap().command else { panic!() };
         assert_eq!((s.collect_interval, s.conn.collect_concurrency), (Duration::from_millis(500), 1));
         assert!(parse_nonzero_duration("0s").unwrap_err().contains("zero"));
+        assert_eq!(s.conn.client_options().unwrap().max_frame_length, crate::remoting::frame::DEFAULT_MAX_FRAME_LENGTH, "16 MiB whole, as Java's default");
+        let big = Cli::try_parse_from(["x", "status", "--collect.max-frame-size", "64MiB"]).unwrap();
+        let Command::Status(st) = big.command else { panic!() };
+        assert_eq!(st.conn.client_options().unwrap().max_frame_length, (64 << 20) - 4);
+        assert_eq!(parse_frame_size("1048576").unwrap(), 1 << 20);
     }
 }

@@ -335,3 +335,22 @@ fn more_brokers_than_the_soft_open_file_limit_are_all_collected() {
     assert_eq!(e.one("process_max_fds", &[]), Some(4096.0), "the soft limit was raised to the hard one");
     assert!(e.one("process_open_fds", &[]).unwrap() > 64.0, "more sockets open than the old soft limit");
 }
+
+/// A broker whose consume stats exceed Java's 16 MiB frame limit is down with a clear error at
+/// the default, and collected in full once `--collect.max-frame-size` allows the frame.
+#[test]
+fn consume_stats_beyond_16_mib_need_and_get_a_larger_frame_limit() {
+    // ~20 MB of offset table: 8,750 topics x 2 groups x 8 queues.
+    let sim = Sim::start(SimConfig::scale(1, 140_000), Scenario::none());
+    let ex = Exporter::serve(&["--namesrv.addr", &sim.ns(), "--collect.interval", "5s", "--collect.timeout", "30s"]);
+    ex.wait_ready(Duration::from_secs(60));
+    let e = ex.scrape();
+    assert_eq!(e.one("rocketmq_broker_up", &[("broker_id", "0")]), Some(0.0), "{}", ex.log_text());
+    assert!(ex.log_text().contains("--collect.max-frame-size"), "the error names the flag:\n{}", ex.log_text());
+    drop(ex);
+    let ex = Exporter::serve(&["--namesrv.addr", &sim.ns(), "--collect.interval", "5s", "--collect.timeout", "30s", "--collect.max-frame-size", "64MiB"]);
+    ex.wait_ready(Duration::from_secs(60));
+    let e = ex.scrape();
+    assert_eq!(e.one("rocketmq_broker_up", &[("broker_id", "0")]), Some(1.0), "{}", ex.log_text());
+    assert!(e.count("rocketmq_consumer_diff") >= 140_000, "every queue row exported: {}", e.count("rocketmq_consumer_diff"));
+}

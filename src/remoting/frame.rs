@@ -291,7 +291,7 @@ pub enum FrameError {
     /// Not a whole frame yet; read more. Expected, not a failure.
     #[error("incomplete frame")]
     Incomplete,
-    #[error("frame length {length} exceeds the limit of {max} bytes")]
+    #[error("frame length {length} exceeds the limit of {max} bytes (--collect.max-frame-size)")]
     TooLong { length: usize, max: usize },
     #[error("frame length {length} is too small to hold the header word")]
     TooShort { length: usize },
