@@ -455,6 +455,7 @@ mod tests {
             &["demo", "--demo.speedup", "0"],
             &["demo", "--demo.speedup", "NaN"],
             &["serve", "--web.telemetry-path", "metrics"],
+            &["serve", "--web.max-connections", "0"],
             &["serve", "--collect.max-frame-size", "2GiB"],
             &["serve", "--collect.max-frame-size", "100"],
             &["serve", "--collect.max-frame-size", "16MB"],
