@@ -79,6 +79,9 @@ pub struct BrokerNode {
     /// levels it has used): whether every SCHEDULE_TOPIC_XXXX queue is empty, i.e. the broker
     /// never stored a delayed message. None when not asked or the answer failed.
     pub schedule_topic_empty: Option<bool>,
+    /// Drain candidates without transaction check progress in their consume stats: whether the
+    /// transactional half topic is empty (absent counts as empty); `None` when not asked or unknown.
+    pub trans_half_empty: Option<bool>,
     /// Read-only masters only: the max offset of every queue of the user topics that consume
     /// stats do not cover (no consumer group has committed an offset there), from the topic
     /// config (21) and topic stats (202). A producer writing to such a topic is invisible to

@@ -76,7 +76,7 @@ const REQUIRED_ALERTS: &[&str] = &[
 ];
 
 const DRAIN_CHECKS: &[&str] =
-    &["write_disabled", "routes", "no_writes", "backlog", "retry_backlog", "scheduled", "replication", "flush"];
+    &["write_disabled", "routes", "no_writes", "backlog", "retry_backlog", "scheduled", "transactions", "replication", "flush"];
 
 const RULES: &str = "alerts/rocketmq-exporter.rules.yml";
 const DASHBOARD: &str = "dashboards/rocketmq-exporter.json";

@@ -26,8 +26,8 @@ const COMMITTED: [i64; 4] = [75, 40, 10, 0];
 /// The namespace is private to this cluster, so a fixed port cannot collide.
 const WEB_PORT: u16 = 19558;
 const DRAIN_WAIT: Duration = Duration::from_secs(60);
-const CHECKS: [&str; 8] =
-    ["write_disabled", "routes", "no_writes", "backlog", "retry_backlog", "scheduled", "replication", "flush"];
+const CHECKS: [&str; 9] =
+    ["write_disabled", "routes", "no_writes", "backlog", "retry_backlog", "scheduled", "transactions", "replication", "flush"];
 
 /// The exporter process inside the namespace, killed on drop.
 struct Serve {

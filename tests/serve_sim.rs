@@ -196,7 +196,7 @@ fn runbook_drain_becomes_ready_despite_retry_trickle() {
     // The retry trickle never stops: InTPS is not 0, yet the verdict is ready.
     let put = one(&e, "rocketmq_broker_put_tps", "broker-b", "0").unwrap();
     assert!(put > 0.0, "retry trickle keeps InTPS above 0 ({put})");
-    for c in ["write_disabled", "routes", "no_writes", "backlog", "retry_backlog", "scheduled", "replication", "flush"] {
+    for c in ["write_disabled", "routes", "no_writes", "backlog", "retry_backlog", "scheduled", "transactions", "replication", "flush"] {
         assert_eq!(check(&e, "broker-b", c), Some(1.0), "check {c}");
     }
     assert_eq!(one(&e, "rocketmq_broker_drain_ready", "broker-a", "0"), Some(0.0));

@@ -157,20 +157,37 @@ async fn fetch_master(admin: &Admin, t: &NodeTarget, memos: &Memos) -> BrokerNod
         // Runtime info without delay levels or timer figures: only the schedule topic itself can
         // tell "never used" from "unknown".
         let schedule_unknown = node.runtime.as_ref().is_some_and(|r| r.scheduled_pending.is_none());
+        // Consume stats without the transaction check's group on the half topic: only the
+        // topic itself can tell "never used" from "not checked yet".
+        let trans_unknown = node
+            .consume
+            .as_deref()
+            .is_some_and(|rows| !rows.iter().any(|r| &*r.topic == crate::drain::checks::TRANS_HALF_TOPIC));
         // Boxed: this branch's futures are twice the size of the rest of the fetch, and the
         // fetch is moved into every cycle's 200 spawned tasks; the branch runs for few brokers.
-        let (unwatched, schedule) = Box::pin(async {
-            tokio::join!(unwatched_queues(admin, &node), async {
-                if schedule_unknown {
-                    schedule_topic_empty(admin, &t.addr).await
-                } else {
-                    None
+        let (unwatched, schedule, trans) = Box::pin(async {
+            tokio::join!(
+                unwatched_queues(admin, &node),
+                async {
+                    if schedule_unknown {
+                        topic_empty(admin, &t.addr, SCHEDULE_TOPIC).await
+                    } else {
+                        None
+                    }
+                },
+                async {
+                    if trans_unknown {
+                        topic_empty(admin, &t.addr, crate::drain::checks::TRANS_HALF_TOPIC).await
+                    } else {
+                        None
+                    }
                 }
-            })
+            )
         })
         .await;
         node.unwatched_queues = unwatched;
         node.schedule_topic_empty = schedule;
+        node.trans_half_empty = trans;
     }
     node
 }
@@ -225,15 +242,17 @@ async fn unwatched_queues(admin: &Admin, node: &BrokerNode) -> Option<Vec<QueueM
 }
 
 
-/// Whether every SCHEDULE_TOPIC_XXXX queue is empty; a broker without the topic has never
-/// stored a delayed message either.
-async fn schedule_topic_empty(admin: &Admin, addr: &str) -> Option<bool> {
-    const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
-    match admin.topic_stats(addr, SCHEDULE_TOPIC).await {
+/// Where 4.x brokers keep delayed messages until their level is due.
+const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
+
+/// Whether every queue of a system topic (delayed or half messages) is empty; a broker without
+/// the topic has never stored such a message either.
+async fn topic_empty(admin: &Admin, addr: &str, topic: &str) -> Option<bool> {
+    match admin.topic_stats(addr, topic).await {
         Ok(t) => Some(t.offset_table.iter().all(|(_, o)| o.max_offset <= 0)),
         Err(e) if e.response_code() == Some(crate::remoting::codes::response::TOPIC_NOT_EXIST) => Some(true),
         Err(e) => {
-            tracing::debug!(addr, error = %e, "schedule topic stats unavailable");
+            tracing::debug!(addr, topic, error = %e, "topic stats unavailable");
             None
         }
     }

@@ -1,4 +1,4 @@
-//! The eight drain checks, one function each.
+//! The drain checks (DESIGN.md §4's eight, and `transactions`), one function each.
 //!
 //! Each check answers one question an operator asks before stopping a drained master. A check
 //! passes only on positive evidence: when data is missing, stale or contradictory it fails and the
@@ -21,19 +21,21 @@ pub enum Check {
     Backlog,
     RetryBacklog,
     Scheduled,
+    Transactions,
     Replication,
     Flush,
 }
 
 impl Check {
     /// Every check, in the order the verdict reports them.
-    pub const ALL: [Check; 8] = [
+    pub const ALL: [Check; 9] = [
         Check::WriteDisabled,
         Check::Routes,
         Check::NoWrites,
         Check::Backlog,
         Check::RetryBacklog,
         Check::Scheduled,
+        Check::Transactions,
         Check::Replication,
         Check::Flush,
     ];
@@ -47,6 +49,7 @@ impl Check {
             Check::Backlog => "backlog",
             Check::RetryBacklog => "retry_backlog",
             Check::Scheduled => "scheduled",
+            Check::Transactions => "transactions",
             Check::Replication => "replication",
             Check::Flush => "flush",
         }
@@ -344,6 +347,40 @@ pub fn scheduled(master: &BrokerNode) -> CheckResult {
         Some(0) => CheckResult::pass(c, "no delayed/timer messages pending"),
         Some(n) if n < 0 => CheckResult::fail(c, format!("pending delayed/timer count is {n} (inconsistent data)")),
         Some(n) => CheckResult::fail(c, format!("{} not yet delivered", plural(n, "delayed/timer message"))),
+    }
+}
+
+/// Where a transactional producer's prepared ("half") messages wait for commit or rollback.
+pub const TRANS_HALF_TOPIC: &str = "RMQ_SYS_TRANS_HALF_TOPIC";
+
+/// transactions: no prepared (half) message is still waiting to be committed or rolled back.
+///
+/// A half message lives only on the broker that took it, and becomes visible to consumers when
+/// its producer commits (or the broker's check asks and the producer answers). Stopping the
+/// broker before then loses the message. The broker's transaction check advances its system
+/// group's offset on the half topic past every resolved message, so that group's Diff there is
+/// what is still open; it reaches 0 one check interval (30–60 s) after the last transaction.
+/// The topic is a system one, left out of `backlog`.
+pub fn transactions(master: &BrokerNode) -> CheckResult {
+    let c = Check::Transactions;
+    let Some(rows) = master.consume.as_deref() else {
+        return CheckResult::fail(c, "consume stats unavailable (master down?)");
+    };
+    let half: Vec<&QueueConsume> = rows.iter().filter(|r| &*r.topic == TRANS_HALF_TOPIC).collect();
+    if half.is_empty() {
+        // No check progress recorded: either no transaction ever, or half messages the check
+        // has not reached yet. The half topic's own queues settle it.
+        return match master.trans_half_empty {
+            Some(true) => CheckResult::pass(c, "no transactional half messages ever stored"),
+            Some(false) => CheckResult::fail(c, format!("{TRANS_HALF_TOPIC} holds messages but the broker reports no transaction check progress")),
+            None => CheckResult::fail(c, "pending transactional (half) message count unknown"),
+        };
+    }
+    let open = half.iter().fold(0i64, |acc, r| acc.saturating_add(diff(r).max(0)));
+    if open == 0 {
+        CheckResult::pass(c, "no transactional half messages waiting for commit or rollback")
+    } else {
+        CheckResult::fail(c, format!("{} waiting for commit or rollback", plural(open, "transactional half message")))
     }
 }
 

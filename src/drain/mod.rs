@@ -54,6 +54,7 @@ pub fn evaluate(latest: &Snapshot, past: &[Arc<PastCycle>], cfg: &DrainConfig) -
                 checks::backlog(master, cfg),
                 checks::retry_backlog(master, cfg),
                 checks::scheduled(master),
+                checks::transactions(master),
                 checks::replication(latest, master),
                 checks::flush(master),
             ];

@@ -50,8 +50,10 @@ fn master(user_off: i64, retry_off: i64) -> BrokerNode {
             row("TopicA", "G2", 0, user_off, user_off),
             row("%RETRY%G1", "G1", 0, retry_off, retry_off),
         ]),
-        // Drained: the collector has looked for user topics outside consume stats (none here).
+        // Drained: the collector has looked for user topics outside consume stats (none here)
+        // and at the transactional half topic (never used).
         unwatched_queues: Some(Vec::new()),
+        trans_half_empty: Some(true),
         ..Default::default()
     }
 }
@@ -172,7 +174,7 @@ fn names_are_label_values() {
     let names: Vec<_> = Check::ALL.iter().map(|c| c.name()).collect();
     assert_eq!(
         names,
-        ["write_disabled", "routes", "no_writes", "backlog", "retry_backlog", "scheduled", "replication", "flush"]
+        ["write_disabled", "routes", "no_writes", "backlog", "retry_backlog", "scheduled", "transactions", "replication", "flush"]
     );
 }
 
@@ -474,6 +476,42 @@ fn scheduled_without_delay_levels_rests_on_the_schedule_topic() {
         m(s).schedule_topic_empty = Some(true);
     });
     assert_fail(&check(&h, Check::Scheduled), "2 delayed/timer messages");
+}
+
+// --- transactions
+
+#[test]
+fn transactions_pass_when_the_check_has_resolved_every_half_message() {
+    assert_pass(&check(&drained_with(|_| {}), Check::Transactions));
+    // The broker's transaction check group is past every half message: resolved, none open.
+    let h = drained_with(|s| {
+        m(s).consume.as_mut().unwrap().push(row(checks::TRANS_HALF_TOPIC, "CID_RMQ_SYS_TRANS", 0, 40, 40));
+        m(s).trans_half_empty = None;
+    });
+    assert_pass(&check(&h, Check::Transactions));
+    // And it does not count in backlog, as a system topic.
+    let h = drained_with(|s| m(s).consume.as_mut().unwrap().push(row(checks::TRANS_HALF_TOPIC, "CID_RMQ_SYS_TRANS", 0, 45, 40)));
+    assert_pass(&check(&h, Check::Backlog));
+}
+
+#[test]
+fn transactions_fail_with_open_half_messages_or_without_evidence() {
+    let h = drained_with(|s| {
+        let rows = m(s).consume.as_mut().unwrap();
+        rows.push(row(checks::TRANS_HALF_TOPIC, "CID_RMQ_SYS_TRANS", 0, 45, 40));
+        rows.push(row(checks::TRANS_HALF_TOPIC, "CID_RMQ_SYS_TRANS", 1, 9, 7));
+    });
+    assert_fail(&check(&h, Check::Transactions), "7 transactional half messages waiting");
+    // No check progress: the half topic decides.
+    let h = drained_with(|s| m(s).trans_half_empty = Some(false));
+    assert_fail(&check(&h, Check::Transactions), "no transaction check progress");
+    let h = drained_with(|s| m(s).trans_half_empty = None);
+    assert_fail(&check(&h, Check::Transactions), "unknown");
+    let h = drained_with(|s| m(s).consume = None);
+    assert_fail(&check(&h, Check::Transactions), "consume stats unavailable");
+    // Open half messages block the whole verdict.
+    let h = drained_with(|s| m(s).consume.as_mut().unwrap().push(row(checks::TRANS_HALF_TOPIC, "CID_RMQ_SYS_TRANS", 0, 1, 0)));
+    assert!(!evaluate_series(&h, &DrainConfig::default())[0].ready);
 }
 
 // --- replication

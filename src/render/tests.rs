@@ -55,6 +55,7 @@ pub(crate) fn rich_snapshot() -> Snapshot {
         replication_lag_bytes: None,
         ha_connections: None,
         schedule_topic_empty: None,
+        trans_half_empty: None,
         unwatched_queues: None,
     };
     let slave = BrokerNode {
@@ -293,7 +294,7 @@ fn exporter_namesrv_and_drain_families() {
     assert_eq!(value(&t, "rocketmq_broker_drain_ready", MASTER), "0");
     assert_eq!(value(&t, "rocketmq_broker_drain_check", &[MASTER[0], r#"check="write_disabled""#]), "0");
     assert_eq!(value(&t, "rocketmq_broker_drain_check", &[MASTER[0], r#"check="no_writes""#]), "0");
-    assert_eq!(samples(&t, "rocketmq_broker_drain_check", MASTER).len(), 8);
+    assert_eq!(samples(&t, "rocketmq_broker_drain_check", MASTER).len(), crate::drain::Check::ALL.len());
     assert!(samples(&t, "rocketmq_broker_drain_ready", SLAVE).is_empty());
 }
 
