@@ -238,6 +238,15 @@ fn stalled_slave_blocks_the_drain() {
 }
 
 #[test]
+fn pending_transactional_half_messages_block_the_drain() {
+    let e = assert_unsafe(Scenario::pending_transactions(), "transactions", &[]);
+    // The other checks pass: only the open transactions hold the broker.
+    for c in ["backlog", "retry_backlog", "scheduled", "replication", "flush"] {
+        assert_eq!(check(&e, "broker-b", c), Some(1.0), "check {c}");
+    }
+}
+
+#[test]
 fn pending_delayed_messages_block_the_drain() {
     let e = assert_unsafe(Scenario::pending_delayed(), "scheduled", &[]);
     assert!(one(&e, "rocketmq_broker_scheduled_messages_pending", "broker-b", "0").unwrap() > 0.0);

@@ -422,7 +422,7 @@ mod tests {
         c.admin().update_broker_config(&a_addr, &[("brokerPermission", "4")], std::time::Duration::from_secs(5)).await.unwrap();
         let s = c.collect().await;
         // Two topic stats: the schedule topic, and the transactional half topic (no transaction
-        // check progress in the sim's consume stats), which the sim does not have.
+        // check progress in the sim's consume stats), which is empty in the sim.
         assert_eq!(sim.requests_received("broker-a", 0, GET_TOPIC_STATS_INFO), 2);
         assert_eq!(sim.requests_received("broker-b", 0, GET_TOPIC_STATS_INFO), 0, "not a drain candidate");
         let a = s.brokers.iter().find(|b| b.addr == a_addr).unwrap();

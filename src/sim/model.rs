@@ -494,6 +494,24 @@ impl Broker {
 
     /// Adds a group subscribed to `topic` (plus its retry topic), starting `backlog` messages
     /// behind on every queue.
+    /// `count` half messages stored and never resolved: the half topic grows, and the
+    /// broker's transaction check group (on its first use here) stays behind them, as a Java
+    /// broker whose check keeps asking a producer that does not answer.
+    pub fn add_half_messages(&mut self, count: i64, now_ms: i64) {
+        const HALF: &str = "RMQ_SYS_TRANS_HALF_TOPIC";
+        let Some(&t) = self.topic_index.get(HALF) else { return };
+        let q = &mut self.topics[t].queues[0];
+        let before = q.max_offset;
+        q.max_offset += count.max(0);
+        q.last_store_ms = now_ms;
+        if !self.groups.iter().any(|g| g.name == TRANS_CHECK_GROUP) {
+            let gi = self.groups.len();
+            self.groups.push(Group { name: TRANS_CHECK_GROUP.to_string(), dead: true });
+            let queues = vec![ConsumerQueue { offset: before, last_timestamp: 0, pull_offset: before }];
+            self.subs.push(Subscription { group: gi, topic: t, queues, consume_tps: f64::NAN });
+        }
+    }
+
     pub fn add_group(&mut self, name: &str, topic: &str, backlog: i64, dead: bool, now_ms: i64) {
         let Some(&t) = self.topic_index.get(topic) else { return };
         let gi = self.groups.len();
@@ -607,6 +625,9 @@ pub fn group_name(topic: usize, j: usize) -> String {
 }
 
 /// System topics every broker has (besides its broker-name and cluster-name topics).
+/// The Java broker's transaction check group (`MixAll.CID_SYS_RMQ_TRANS`).
+pub const TRANS_CHECK_GROUP: &str = "CID_RMQ_SYS_TRANS";
+
 const SYSTEM_TOPICS: [&str; 5] = ["TBW102", "SCHEDULE_TOPIC_XXXX", "SELF_TEST_TOPIC", "OFFSET_MOVED_EVENT", "RMQ_SYS_TRANS_HALF_TOPIC"];
 
 impl ClusterState {

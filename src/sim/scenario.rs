@@ -22,6 +22,9 @@ pub enum Action {
     AddDeadGroup { group: String, topic: String, backlog: i64 },
     /// Cluster-wide produce rate per user topic.
     SetProduceTps { tps: f64 },
+    /// `count` prepared (half) messages on `broker` whose producer never commits or rolls back:
+    /// the half topic holds them and the transaction check group stays behind them.
+    AddPendingTransactions { broker: String, count: i64 },
 }
 
 /// An action at `at_secs` simulated seconds after the start.
@@ -107,6 +110,17 @@ impl Scenario {
             vec![Event {
                 at_secs: RUNBOOK_T1_SECS - 30.0,
                 action: Action::AddDelayed { broker: RUNBOOK_BROKER.into(), count: 250, level: 18 },
+            }],
+        )
+    }
+
+    /// A transactional producer prepared messages on broker-b and never resolved them.
+    pub fn pending_transactions() -> Self {
+        Self::unsafe_base(
+            "pending_transactions",
+            vec![Event {
+                at_secs: RUNBOOK_T1_SECS - 30.0,
+                action: Action::AddPendingTransactions { broker: RUNBOOK_BROKER.into(), count: 12 },
             }],
         )
     }
@@ -221,6 +235,12 @@ pub fn apply(st: &mut ClusterState, action: &Action) {
             }
             st.log_event(format!("dead group {group} on {topic}"));
         }
+        Action::AddPendingTransactions { broker, count } => {
+            if let Some(b) = st.broker_mut(broker) {
+                b.add_half_messages(*count, now);
+                st.log_event(format!("{broker}: {count} transactional half messages pending"));
+            }
+        }
         Action::SetProduceTps { tps } => {
             st.produce_tps_per_topic = *tps;
             st.log_event(format!("produce {tps} msg/s per topic"));
@@ -267,6 +287,8 @@ mod tests {
         assert!(st.broker("broker-b").unwrap().slave_lag(1).unwrap() > 0);
         let st = run(Scenario::pending_delayed());
         assert_eq!(st.broker("broker-b").unwrap().pending_delayed(), 250);
+        let st = run(Scenario::pending_transactions());
+        assert_eq!(st.broker("broker-b").unwrap().group_diff(super::super::model::TRANS_CHECK_GROUP, "RMQ_SYS_TRANS_HALF_TOPIC"), Some(12));
         let st = run(Scenario::dead_group());
         assert!(st.broker("broker-b").unwrap().group_diff("dead-group", "TopicTest-0").unwrap() >= 500 * 4);
         let st = run(Scenario::stale_producer());
