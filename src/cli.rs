@@ -56,7 +56,7 @@ pub struct ConnArgs {
     #[arg(long = "collect.max-frame-size", env = "ROCKETMQ_EXPORTER_COLLECT_MAX_FRAME_SIZE", default_value = "16MiB", value_parser = parse_frame_size)]
     pub collect_max_frame_size: usize,
     /// Broker groups fetched concurrently.
-    #[arg(long = "collect.concurrency", env = "ROCKETMQ_EXPORTER_COLLECT_CONCURRENCY", default_value_t = 256, value_parser = parse_concurrency)]
+    #[arg(long = "collect.concurrency", env = "ROCKETMQ_EXPORTER_COLLECT_CONCURRENCY", default_value_t = 256, value_parser = parse_at_least_one)]
     pub collect_concurrency: usize,
     /// Only topics matching this regex.
     #[arg(long = "topic.include", env = "ROCKETMQ_EXPORTER_TOPIC_INCLUDE", value_parser = parse_regex)]
@@ -140,7 +140,7 @@ pub struct ServeArgs {
     pub web_config_file: Option<PathBuf>,
     /// Most HTTP connections served at once; more wait in the listen backlog (as Prometheus's
     /// own --web.max-connections), so scrapers cannot take the sockets the collector needs.
-    #[arg(long = "web.max-connections", env = "ROCKETMQ_EXPORTER_WEB_MAX_CONNECTIONS", default_value_t = 512, value_parser = parse_concurrency)]
+    #[arg(long = "web.max-connections", env = "ROCKETMQ_EXPORTER_WEB_MAX_CONNECTIONS", default_value_t = 512, value_parser = parse_at_least_one)]
     pub web_max_connections: usize,
     /// Background collection period; scrapes never hit the brokers.
     #[arg(long = "collect.interval", env = "ROCKETMQ_EXPORTER_COLLECT_INTERVAL", default_value = "15s", value_parser = parse_nonzero_duration)]
@@ -282,8 +282,9 @@ pub fn parse_frame_size(s: &str) -> Result<usize, String> {
     bytes.map(|b| b as usize).ok_or_else(|| format!("{s:?} is outside 1KiB..1GiB"))
 }
 
-/// At least one group at a time: with none the collection would wait forever.
-pub fn parse_concurrency(s: &str) -> Result<usize, String> {
+/// A count of at least one (`--collect.concurrency`, `--web.max-connections`): with none,
+/// collection or the endpoint would wait forever.
+pub fn parse_at_least_one(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
         Ok(0) => Err("must be at least 1".into()),
         Ok(n) => Ok(n),

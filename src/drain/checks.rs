@@ -366,8 +366,8 @@ pub fn transactions(master: &BrokerNode) -> CheckResult {
     let Some(rows) = master.consume.as_deref() else {
         return CheckResult::fail(c, "consume stats unavailable (master down?)");
     };
-    let half: Vec<&QueueConsume> = rows.iter().filter(|r| &*r.topic == TRANS_HALF_TOPIC).collect();
-    if half.is_empty() {
+    let mut half = rows.iter().filter(|r| &*r.topic == TRANS_HALF_TOPIC).peekable();
+    if half.peek().is_none() {
         // No check progress recorded: either no transaction ever, or half messages the check
         // has not reached yet. The half topic's own queues settle it.
         return match master.trans_half_empty {
@@ -376,7 +376,7 @@ pub fn transactions(master: &BrokerNode) -> CheckResult {
             None => CheckResult::fail(c, "pending transactional (half) message count unknown"),
         };
     }
-    let open = half.iter().fold(0i64, |acc, r| acc.saturating_add(diff(r).max(0)));
+    let open = half.fold(0i64, |acc, r| acc.saturating_add(diff(r).max(0)));
     if open == 0 {
         CheckResult::pass(c, "no transactional half messages waiting for commit or rollback")
     } else {

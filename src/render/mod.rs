@@ -320,7 +320,6 @@ fn render_drain(verdicts: &[Verdict], out: &mut Vec<u8>) {
 /// prefix. Only masters: consume stats are fetched from masters, and queue labels carry no
 /// broker_id to tell copies apart.
 fn master_rows<'a>(nodes: &'a [(&'a BrokerNode, Vec<u8>)], filters: &Filters) -> Vec<(Vec<u8>, Vec<&'a QueueConsume>)> {
-    let all = filters.is_empty();
     nodes
         .iter()
         .filter(|(b, _)| b.is_master())
@@ -329,24 +328,24 @@ fn master_rows<'a>(nodes: &'a [(&'a BrokerNode, Vec<u8>)], filters: &Filters) ->
             let mut prefix = Vec::with_capacity(64);
             write_label(&mut prefix, true, "cluster", &b.cluster);
             write_label(&mut prefix, false, "broker", &b.broker);
-            // Rows of one (topic, group) come together: the filters are asked once per run.
-            let mut kept = Vec::with_capacity(rows.len());
-            let mut run: Option<(&QueueConsume, bool)> = None;
-            for r in rows {
-                let keep = all
-                    || match run {
-                        Some((p, k)) if std::sync::Arc::ptr_eq(&p.topic, &r.topic) && std::sync::Arc::ptr_eq(&p.group, &r.group) => k,
-                        _ => {
-                            let k = filters.topic_allowed(&r.topic) && filters.group_allowed(&r.group);
-                            run = Some((r, k));
-                            k
-                        }
-                    };
-                if keep {
-                    kept.push(r);
-                }
-            }
+            let kept = if filters.is_empty() { rows.iter().collect() } else { kept_rows(rows, filters) };
             Some((prefix, kept))
+        })
+        .collect()
+}
+
+/// The rows the filters keep. Rows of one (topic, group) come together, so the filters are
+/// asked once per run.
+fn kept_rows<'a>(rows: &'a [QueueConsume], filters: &Filters) -> Vec<&'a QueueConsume> {
+    let mut run: Option<(&QueueConsume, bool)> = None;
+    rows.iter()
+        .filter(|r| match run {
+            Some((p, k)) if std::sync::Arc::ptr_eq(&p.topic, &r.topic) && std::sync::Arc::ptr_eq(&p.group, &r.group) => k,
+            _ => {
+                let k = filters.topic_allowed(&r.topic) && filters.group_allowed(&r.group);
+                run = Some((r, k));
+                k
+            }
         })
         .collect()
 }
