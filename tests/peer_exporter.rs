@@ -112,8 +112,94 @@ fn exporter_binary_against_the_real_peer() {
     let Some(cluster) = PeerCluster::start().expect("start real peer") else {
         return;
     };
+    let serve = serve(&cluster);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenario(&cluster, &serve)));
+    if let Err(panic) = result {
+        eprintln!("--- exporter log ---\n{}\n{}", serve.log_text(), cluster.log_tails());
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// A transactional half message that nobody has committed or rolled back keeps a drained,
+/// idle, fully consumed real broker not ready; its rollback releases the verdict.
+#[test]
+fn an_open_transaction_holds_the_drain_of_the_real_peer_until_it_is_rolled_back() {
+    let Some(cluster) = PeerCluster::start().expect("start real peer") else {
+        return;
+    };
+    let serve = serve(&cluster);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| transaction_scenario(&cluster, &serve)));
+    if let Err(panic) = result {
+        eprintln!("--- exporter log ---\n{}\n{}", serve.log_text(), cluster.log_tails());
+        std::panic::resume_unwind(panic);
+    }
+}
+
+fn transaction_scenario(cluster: &PeerCluster, serve: &Serve) {
+    const TX_TOPIC: &str = "TxTopic";
+    const TX_PRODUCER: &str = "TxProducer";
+    let half = cluster.run(|| async {
+        let mut b = cluster.broker_client().await.expect("connect broker");
+        b.call_ok(raw::create_topic_request(TX_TOPIC, QUEUES, 6)).await.expect("create topic");
+        let half = b
+            .call_ok(raw::send_half_message_request(TX_PRODUCER, TX_TOPIC, 0, b"pending".to_vec()))
+            .await
+            .expect("send half message");
+        b.call_ok(raw::update_broker_config_request("brokerPermission=4\n")).await.expect("permission 4");
+        half
+    });
+    eprintln!("half message sent: {:?}", half.ext_fields);
+
+    // Every other check passes once the window has seen no writes; the verdict stays "not ready".
+    let started = Instant::now();
+    let e = cluster.run(|| {
+        wait_scrape("every check but transactions passing", Duration::from_secs(40), |e| {
+            CHECKS.iter().all(|c| {
+                let v = e.one("rocketmq_broker_drain_check", &[("broker", BROKER_NAME), ("check", c)]);
+                v == Some(if *c == "transactions" { 0.0 } else { 1.0 })
+            })
+        })
+    });
+    eprintln!("[{:>5.1}s] {}", started.elapsed().as_secs_f64(), check_values(&e));
+    assert_eq!(e.one("rocketmq_broker_drain_ready", &master()), Some(0.0), "an open transaction: not ready");
+    // It holds over several cycles, and through the broker's transaction checks (every 1 s).
+    cluster.run(|| async {
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            let e = scrape().await;
+            assert_eq!(e.one("rocketmq_broker_drain_ready", &master()), Some(0.0), "{}", check_values(&e));
+            assert_eq!(
+                e.one("rocketmq_broker_drain_check", &[("broker", BROKER_NAME), ("check", "transactions")]),
+                Some(0.0),
+                "{}",
+                check_values(&e)
+            );
+        }
+    });
+    let (st, out, _) = status(cluster, BROKER_NAME);
+    assert_eq!(st.code(), Some(1), "status with an open transaction: {out}");
+    assert!(
+        out.lines().any(|l| l.contains("✗ transactions") && l.contains("1 transactional half message")),
+        "status names the failing check and the count: {out}"
+    );
+
+    // The producer rolls it back (END_TRANSACTION is allowed on a read-only broker).
+    cluster.run(|| async {
+        let mut b = cluster.broker_client().await.expect("connect broker");
+        let req = raw::end_transaction_request(TX_PRODUCER, &half, raw::TRANSACTION_ROLLBACK).expect("msgId and queueOffset in the send answer");
+        b.call_ok(req).await.expect("rollback");
+    });
+    let rolled_back = Instant::now();
+    let e = cluster.run(|| wait_ready(serve));
+    eprintln!("drain_ready 1 {:?} after the rollback: {}", rolled_back.elapsed(), check_values(&e));
+    let diff = e.values("rocketmq_consumer_diff", &[("group", "CID_RMQ_SYS_TRANS"), ("topic", "RMQ_SYS_TRANS_HALF_TOPIC")]);
+    assert!(diff.iter().all(|d| *d == 0.0), "half topic Diff after the rollback: {diff:?}");
+}
+
+/// `serve` against the peer, collecting every second with a 3 s drain window.
+fn serve(cluster: &PeerCluster) -> Serve {
     let log = cluster.dir().join("exporter.log");
-    let mut cmd = exporter_cmd(&cluster, "serve", &log);
+    let mut cmd = exporter_cmd(cluster, "serve", &log);
     cmd.args([
         "--web.listen-address",
         &format!("127.0.0.1:{WEB_PORT}"),
@@ -123,12 +209,7 @@ fn exporter_binary_against_the_real_peer() {
         "3s",
     ])
     .stdout(Stdio::null());
-    let serve = Serve { child: cluster.spawn_in_ns(&mut cmd).expect("spawn exporter"), log };
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenario(&cluster, &serve)));
-    if let Err(panic) = result {
-        eprintln!("--- exporter log ---\n{}\n{}", serve.log_text(), cluster.log_tails());
-        std::panic::resume_unwind(panic);
-    }
+    Serve { child: cluster.spawn_in_ns(&mut cmd).expect("spawn exporter"), log }
 }
 
 fn scenario(cluster: &PeerCluster, serve: &Serve) {
@@ -238,27 +319,9 @@ fn scenario(cluster: &PeerCluster, serve: &Serve) {
     });
     eprintln!("committed DrainGroup to the queue maxima {maxes:?}");
 
-    // drain_ready becomes 1; print every check while waiting.
+    // drain_ready becomes 1.
     let started = Instant::now();
-    let e = cluster.run(|| async {
-        let mut last = String::new();
-        loop {
-            let e = scrape().await;
-            let ready = e.one("rocketmq_broker_drain_ready", &master());
-            let line = format!("ready={ready:?} {}", check_values(&e));
-            if line != last {
-                eprintln!("[{:>5.1}s] {line}", started.elapsed().as_secs_f64());
-                last = line.clone();
-            }
-            if ready == Some(1.0) {
-                return e;
-            }
-            if started.elapsed() > DRAIN_WAIT {
-                panic!("drain never ready within {DRAIN_WAIT:?}: {line}\nexporter log:\n{}", serve.log_text());
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    });
+    let e = cluster.run(|| wait_ready(serve));
     eprintln!("drain_ready 1 after {:?}", started.elapsed());
     for c in CHECKS {
         assert_eq!(e.one("rocketmq_broker_drain_check", &[("broker", BROKER_NAME), ("check", c)]), Some(1.0), "check {c}");
@@ -311,6 +374,28 @@ fn scenario(cluster: &PeerCluster, serve: &Serve) {
         })
     });
     assert_eq!(e.one("rocketmq_broker_writable", &master()), Some(1.0));
+}
+
+/// Scrapes until `rocketmq_broker_drain_ready` is 1, printing every change of the checks.
+async fn wait_ready(serve: &Serve) -> Exposition {
+    let started = Instant::now();
+    let mut last = String::new();
+    loop {
+        let e = scrape().await;
+        let ready = e.one("rocketmq_broker_drain_ready", &master());
+        let line = format!("ready={ready:?} {}", check_values(&e));
+        if line != last {
+            eprintln!("[{:>5.1}s] {line}", started.elapsed().as_secs_f64());
+            last = line.clone();
+        }
+        if ready == Some(1.0) {
+            return e;
+        }
+        if started.elapsed() > DRAIN_WAIT {
+            panic!("drain never ready within {DRAIN_WAIT:?}: {line}\nexporter log:\n{}", serve.log_text());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 async fn send(b: &mut RawClient, n: u32) {

@@ -376,6 +376,9 @@ storePathRootDir = "{store}"
 autoCreateTopicEnable = true
 autoCreateSubscriptionGroup = true
 brokerPermission = 6
+# The transaction check service (30 s by default) is what moves CID_RMQ_SYS_TRANS past
+# resolved half messages; 1 s lets a test see a rollback release the drain.
+transactionCheckInterval = 1000
 
 [broker.brokerServerConfig]
 bindAddress = "127.0.0.1"

@@ -155,6 +155,52 @@ pub fn send_message_request(producer_group: &str, topic: &str, queue_id: u32, bo
         .with_body(body)
 }
 
+/// Java's `MessageSysFlag.TRANSACTION_PREPARED_TYPE` and `TRANSACTION_ROLLBACK_TYPE`.
+pub const TRANSACTION_PREPARED: i32 = 0x1 << 2;
+pub const TRANSACTION_ROLLBACK: i32 = 0x3 << 2;
+/// END_TRANSACTION (37): a transactional producer's commit or rollback of a half message.
+pub const END_TRANSACTION: i32 = 37;
+
+/// SEND_MESSAGE (10) of a transactional half message, as Java's `TransactionMQProducer` sends
+/// it: sysFlag TRANSACTION_PREPARED, properties `TRAN_MSG=true` and `PGROUP=<producer group>`.
+/// The broker stores it in RMQ_SYS_TRANS_HALF_TOPIC until END_TRANSACTION or its check gives up.
+pub fn send_half_message_request(producer_group: &str, topic: &str, queue_id: u32, body: Vec<u8>) -> RemotingCommand {
+    let mut req = send_message_request(producer_group, topic, queue_id, body);
+    let properties = format!(
+        "TAGS{NAME_VALUE_SEPARATOR}drain{PROPERTY_SEPARATOR}WAIT{NAME_VALUE_SEPARATOR}true{PROPERTY_SEPARATOR}\
+         TRAN_MSG{NAME_VALUE_SEPARATOR}true{PROPERTY_SEPARATOR}PGROUP{NAME_VALUE_SEPARATOR}{producer_group}{PROPERTY_SEPARATOR}"
+    );
+    req = req.with_ext("sysFlag", TRANSACTION_PREPARED.to_string()).with_ext("properties", properties);
+    req
+}
+
+/// The commit-log offset inside an offset message id (`MessageDecoder.createMessageId`: store
+/// host IPv4 and port, 8 hex bytes, then the offset, 16 hex digits), as the send answer's `msgId`.
+pub fn commit_log_offset_of(offset_msg_id: &str) -> Option<i64> {
+    let hex = offset_msg_id.get(offset_msg_id.len().checked_sub(16)?..)?;
+    u64::from_str_radix(hex, 16).ok().map(|v| v as i64)
+}
+
+/// END_TRANSACTION (37) for a half message: `send_answer` is the broker's answer to
+/// [`send_half_message_request`] (its `msgId` and `queueOffset`), `commit_or_rollback` one of
+/// the TRANSACTION_* flags.
+pub fn end_transaction_request(producer_group: &str, send_answer: &RemotingCommand, commit_or_rollback: i32) -> Option<RemotingCommand> {
+    let msg_id = send_answer.ext_fields.get("msgId")?;
+    let queue_offset = send_answer.ext_fields.get("queueOffset")?;
+    let commit_log_offset = commit_log_offset_of(msg_id)?;
+    let mut req = RemotingCommand::request(END_TRANSACTION)
+        .with_ext("producerGroup", producer_group)
+        .with_ext("tranStateTableOffset", queue_offset.clone())
+        .with_ext("commitLogOffset", commit_log_offset.to_string())
+        .with_ext("commitOrRollback", commit_or_rollback.to_string())
+        .with_ext("fromTransactionCheck", "false")
+        .with_ext("msgId", msg_id.clone());
+    if let Some(t) = send_answer.ext_fields.get("transactionId") {
+        req = req.with_ext("transactionId", t.clone());
+    }
+    Some(req)
+}
+
 /// UPDATE_CONSUMER_OFFSET (15): what a consumer's offset store sends; moves the group's offset.
 pub fn update_consumer_offset_request(group: &str, topic: &str, queue_id: u32, offset: i64) -> RemotingCommand {
     RemotingCommand::request(request::UPDATE_CONSUMER_OFFSET)
