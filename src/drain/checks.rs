@@ -287,6 +287,11 @@ fn ignored_note(n: usize) -> String {
 }
 
 /// backlog: every user-topic queue has Diff ≤ 0, ignored groups aside.
+///
+/// Diff also counts messages a 5.x pop consumer holds but has not acked: the broker commits a
+/// pop group's offset only past acknowledged messages (non-order pop through its checkpoints;
+/// order pop commits the pop's start offset and moves on at ack, `commitAndNext`), so popped,
+/// unacked messages stay between the consumer offset and the queue's end.
 pub fn backlog(master: &BrokerNode, cfg: &DrainConfig) -> CheckResult {
     let c = Check::Backlog;
     let Some(rows) = master.consume.as_deref() else {
