@@ -196,6 +196,81 @@ fn transaction_scenario(cluster: &PeerCluster, serve: &Serve) {
     assert!(diff.iter().all(|d| *d == 0.0), "half topic Diff after the rollback: {diff:?}");
 }
 
+/// Sidecar mode (`--broker.addr`) against the real broker: the node's identity comes from its
+/// own config (the peer's colon-separated 26 body), its values are exported, and without a
+/// NameServer the routes check cannot pass; with `--namesrv.addr` as well, a drained, consumed
+/// lone 5.x master becomes ready.
+#[test]
+fn sidecar_mode_against_the_real_peer() {
+    let Some(cluster) = PeerCluster::start().expect("start real peer") else {
+        return;
+    };
+    const SIDE_TOPIC: &str = "SidecarTopic";
+    cluster.run(|| async {
+        let mut b = cluster.broker_client().await.expect("connect broker");
+        b.call_ok(raw::create_topic_request(SIDE_TOPIC, QUEUES, 6)).await.expect("create topic");
+        b.call_ok(raw::create_group_request(GROUP)).await.expect("create group");
+        for i in 0..40u32 {
+            b.call_ok(raw::send_message_request("DrainProducer", SIDE_TOPIC, i % QUEUES, b"s".to_vec())).await.expect("send");
+        }
+        b.call_ok(raw::update_consumer_offset_request(GROUP, SIDE_TOPIC, 0, 4)).await.expect("commit");
+    });
+    let sidecar = |with_namesrv: bool| {
+        let log = cluster.dir().join(format!("sidecar-{with_namesrv}.log"));
+        let mut cmd = Command::new(harness::bin());
+        cmd.args(["serve", "--broker.addr", &cluster.broker_addr(), "--web.listen-address", &format!("127.0.0.1:{WEB_PORT}")])
+            .args(["--collect.interval", "1s", "--drain.window", "3s"])
+            .env_remove("NAMESRV_ADDR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).expect("create log"));
+        if with_namesrv {
+            cmd.args(["--namesrv.addr", &cluster.namesrv_addr()]);
+        }
+        Serve { child: cluster.spawn_in_ns(&mut cmd).expect("spawn sidecar"), log }
+    };
+    let run = |serve: &Serve, f: &dyn Fn()| {
+        if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            eprintln!("--- exporter log ---\n{}\n{}", serve.log_text(), cluster.log_tails());
+            std::panic::resume_unwind(panic);
+        }
+    };
+
+    let serve = sidecar(false);
+    run(&serve, &|| {
+        let e = cluster.run(|| {
+            wait_scrape("sidecar diff visible", Duration::from_secs(30), |e| {
+                e.one("rocketmq_consumer_diff", &[("group", GROUP), ("topic", SIDE_TOPIC), ("queue_id", "0")]) == Some(6.0)
+            })
+        });
+        let id = [("cluster", "DefaultCluster"), ("broker", BROKER_NAME), ("broker_id", "0")];
+        assert_eq!(e.count("rocketmq_broker_up"), 1, "{}", e.raw);
+        assert_eq!(e.values("rocketmq_broker_up", &[id[0], id[1], id[2], ("addr", &cluster.broker_addr())]), vec![1.0]);
+        assert_eq!(e.one("rocketmq_broker_permission", &id), Some(6.0));
+        assert_eq!(e.count("rocketmq_namesrv_up"), 0, "no NameServer was given");
+        assert_eq!(e.one("rocketmq_consumer_group_diff", &[("group", GROUP), ("topic", SIDE_TOPIC)]), Some(36.0));
+        assert_eq!(e.one("rocketmq_broker_drain_check", &[("broker", BROKER_NAME), ("check", "routes")]), Some(0.0));
+    });
+    drop(serve);
+
+    let serve = sidecar(true);
+    run(&serve, &|| {
+        cluster.run(|| async {
+            let mut b = cluster.broker_client().await.expect("connect broker");
+            b.call_ok(raw::update_broker_config_request("brokerPermission=4\n")).await.expect("permission 4");
+            for q in 0..QUEUES {
+                b.call_ok(raw::update_consumer_offset_request(GROUP, SIDE_TOPIC, q, 10)).await.expect("commit to max");
+            }
+        });
+        let e = cluster.run(|| wait_ready(&serve));
+        assert_eq!(e.count("rocketmq_broker_up"), 1);
+        assert_eq!(e.values("rocketmq_namesrv_up", &[("addr", &cluster.namesrv_addr())]), vec![1.0]);
+        for c in CHECKS {
+            assert_eq!(e.one("rocketmq_broker_drain_check", &[("broker", BROKER_NAME), ("check", c)]), Some(1.0), "check {c}");
+        }
+    });
+}
+
 /// `serve` against the peer, collecting every second with a 3 s drain window.
 fn serve(cluster: &PeerCluster) -> Serve {
     let log = cluster.dir().join("exporter.log");
@@ -381,6 +456,11 @@ async fn wait_ready(serve: &Serve) -> Exposition {
     let started = Instant::now();
     let mut last = String::new();
     loop {
+        if !matches!(http_get(WEB_PORT, "/-/ready").await, Ok((200, _))) {
+            assert!(started.elapsed() < DRAIN_WAIT, "exporter not ready within {DRAIN_WAIT:?}:\n{}", serve.log_text());
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
+        }
         let e = scrape().await;
         let ready = e.one("rocketmq_broker_drain_ready", &master());
         let line = format!("ready={ready:?} {}", check_values(&e));
