@@ -75,10 +75,12 @@ pub struct BrokerNode {
     pub replication_lag_bytes: Option<i64>,
     /// Slaves the master's HA service reports (5.x, GET_BROKER_HA_STATUS); None on 4.x or failure.
     pub ha_connections: Option<Vec<HaConnection>>,
-    /// Read-only masters whose runtime info shows no delay levels (a 4.x broker lists only the
-    /// levels it has used): whether every SCHEDULE_TOPIC_XXXX queue is empty, i.e. the broker
-    /// never stored a delayed message. None when not asked or the answer failed.
-    pub schedule_topic_empty: Option<bool>,
+    /// Read-only masters only: the delay levels whose SCHEDULE_TOPIC_XXXX queue (queue id =
+    /// level − 1) has ever stored a message; empty when the topic is empty or absent. A broker
+    /// lists a level in its runtime info only once the level's delivery task has recorded
+    /// progress (4.x: only levels ever used), so a level stored here but not listed there holds
+    /// messages nobody counts. None when not asked or the answer failed.
+    pub schedule_levels_stored: Option<Vec<i32>>,
     /// Drain candidates without transaction check progress in their consume stats: whether the
     /// transactional half topic is empty (absent counts as empty); `None` when not asked or unknown.
     pub trans_half_empty: Option<bool>,
@@ -133,6 +135,12 @@ pub struct BrokerRuntime {
     pub flush_behind_bytes: Option<i64>,
     /// Delayed (4.x schedule levels: Σ max−delivered) or timer (5.x) messages not yet delivered.
     pub scheduled_pending: Option<i64>,
+    /// The delay-level part of it; None when the broker lists no level (see `scheduled`).
+    pub delay_level_pending: Option<i64>,
+    /// The delay levels the runtime info lists (`scheduleMessageOffset_<level>`), ascending.
+    pub delay_levels_listed: Vec<i32>,
+    /// The 5.x timer part of it; None without a timer wheel.
+    pub timer_pending: Option<i64>,
     pub boot_timestamp_ms: Option<i64>,
     /// 5.x `brokerActive`.
     pub broker_active: Option<bool>,

@@ -154,9 +154,6 @@ async fn fetch_master(admin: &Admin, t: &NodeTarget, memos: &Memos) -> BrokerNod
     }
     if node.up && node.is_read_only() {
         // Drain candidates only: both probes cost requests that a serving master does not need.
-        // Runtime info without delay levels or timer figures: only the schedule topic itself can
-        // tell "never used" from "unknown".
-        let schedule_unknown = node.runtime.as_ref().is_some_and(|r| r.scheduled_pending.is_none());
         // Consume stats without the transaction check's group on the half topic: only the
         // topic itself can tell "never used" from "not checked yet".
         let trans_unknown = node
@@ -168,13 +165,9 @@ async fn fetch_master(admin: &Admin, t: &NodeTarget, memos: &Memos) -> BrokerNod
         let (unwatched, schedule, trans) = Box::pin(async {
             tokio::join!(
                 unwatched_queues(admin, &node),
-                async {
-                    if schedule_unknown {
-                        topic_empty(admin, &t.addr, SCHEDULE_TOPIC).await
-                    } else {
-                        None
-                    }
-                },
+                // Always: even with levels listed, a level first used just now is listed only
+                // once its delivery task has run; only the topic shows it.
+                schedule_levels_stored(admin, &t.addr),
                 async {
                     if trans_unknown {
                         topic_empty(admin, &t.addr, crate::drain::checks::TRANS_HALF_TOPIC).await
@@ -186,7 +179,7 @@ async fn fetch_master(admin: &Admin, t: &NodeTarget, memos: &Memos) -> BrokerNod
         })
         .await;
         node.unwatched_queues = unwatched;
-        node.schedule_topic_empty = schedule;
+        node.schedule_levels_stored = schedule;
         node.trans_half_empty = trans;
     }
     node
@@ -247,6 +240,25 @@ const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
 
 /// Whether every queue of a system topic (delayed or half messages) is empty; a broker without
 /// the topic has never stored such a message either.
+/// Delay levels (queue id + 1) whose SCHEDULE_TOPIC_XXXX queue has ever stored a message; an
+/// absent topic stored nothing.
+async fn schedule_levels_stored(admin: &Admin, addr: &str) -> Option<Vec<i32>> {
+    match admin.topic_stats(addr, SCHEDULE_TOPIC).await {
+        Ok(t) => {
+            let mut levels: Vec<i32> =
+                t.offset_table.iter().filter(|(_, o)| o.max_offset > 0).map(|(mq, _)| mq.queue_id.saturating_add(1)).collect();
+            levels.sort_unstable();
+            levels.dedup();
+            Some(levels)
+        }
+        Err(e) if e.response_code() == Some(crate::remoting::codes::response::TOPIC_NOT_EXIST) => Some(Vec::new()),
+        Err(e) => {
+            tracing::debug!(addr, topic = SCHEDULE_TOPIC, error = %e, "topic stats unavailable");
+            None
+        }
+    }
+}
+
 async fn topic_empty(admin: &Admin, addr: &str, topic: &str) -> Option<bool> {
     match admin.topic_stats(addr, topic).await {
         Ok(t) => Some(t.offset_table.iter().all(|(_, o)| o.max_offset <= 0)),
@@ -346,6 +358,9 @@ pub fn runtime(rt: &RuntimeInfo) -> BrokerRuntime {
         dispatch_behind_bytes: rt.dispatch_behind_bytes,
         flush_behind_bytes: rt.remain_how_many_data_to_flush_bytes,
         scheduled_pending: rt.scheduled_pending(),
+        delay_level_pending: rt.delay_level_pending(),
+        delay_levels_listed: rt.schedule_message_offsets.keys().copied().collect(),
+        timer_pending: rt.timer_pending(),
         boot_timestamp_ms: rt.boot_timestamp_ms,
         broker_active: rt.broker_active,
     }

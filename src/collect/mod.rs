@@ -426,7 +426,7 @@ mod tests {
         assert_eq!(sim.requests_received("broker-a", 0, GET_TOPIC_STATS_INFO), 2);
         assert_eq!(sim.requests_received("broker-b", 0, GET_TOPIC_STATS_INFO), 0, "not a drain candidate");
         let a = s.brokers.iter().find(|b| b.addr == a_addr).unwrap();
-        assert_eq!((a.schedule_topic_empty, a.trans_half_empty), (Some(true), Some(true)));
+        assert_eq!((a.schedule_levels_stored.clone(), a.trans_half_empty), (Some(vec![]), Some(true)));
         let r = scheduled(&s);
         assert!(r.pass, "{}", r.reason);
         assert!(r.reason.contains("SCHEDULE_TOPIC_XXXX empty"), "{}", r.reason);
@@ -436,6 +436,25 @@ mod tests {
         let s = c.collect().await;
         let r = scheduled(&s);
         assert!(!r.pass && r.reason.contains("4 delayed"), "{}", r.reason);
+
+        // Delivered; then messages at a level whose delivery task has not run yet: the topic
+        // stores them, the runtime info lists only level 3 (at zero pending).
+        sim.with_state(|s| {
+            let b = s.brokers.iter_mut().find(|b| b.name == "broker-a").unwrap();
+            b.schedule_offsets[2] = (4, 4);
+            b.schedule_offsets[6] = (0, 9);
+            b.schedule_unlisted = vec![7];
+        });
+        let s = c.collect().await;
+        let a = s.brokers.iter().find(|b| b.addr == a_addr).unwrap();
+        assert_eq!(a.runtime.as_ref().unwrap().scheduled_pending, Some(0), "the listed figures alone read as idle");
+        assert_eq!(a.schedule_levels_stored, Some(vec![3, 7]));
+        let r = scheduled(&s);
+        assert!(!r.pass && r.reason.contains("delay level 7 "), "{}", r.reason);
+        // Once the level's task records progress, its figures take over.
+        sim.with_state(|s| s.brokers.iter_mut().find(|b| b.name == "broker-a").unwrap().schedule_unlisted.clear());
+        let r = scheduled(&c.collect().await);
+        assert!(!r.pass && r.reason.contains("9 delayed"), "{}", r.reason);
     }
 
     #[tokio::test]

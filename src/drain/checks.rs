@@ -337,21 +337,52 @@ pub fn retry_backlog(master: &BrokerNode, cfg: &DrainConfig) -> CheckResult {
 }
 
 /// scheduled: no delayed (4.x) or timer (5.x) messages still waiting to be delivered.
+///
+/// Delay-level and timer messages are counted apart. A broker lists a delay level only once
+/// its delivery task has recorded progress on it (4.x lists only the levels it has used), so a
+/// level first used just now is unseen by both figures, even when a 5.x broker's timer figures
+/// are all zero. The schedule topic of a drain candidate settles it: every level that ever
+/// stored a message there must be listed.
 pub fn scheduled(master: &BrokerNode) -> CheckResult {
     let c = Check::Scheduled;
     let Some(rt) = master.runtime.as_ref() else {
         return CheckResult::fail(c, "runtime info unavailable (master down?)");
     };
-    match rt.scheduled_pending {
-        // A 4.x broker lists only the delay levels it has used; the schedule topic settles it.
-        None => match master.schedule_topic_empty {
-            Some(true) => CheckResult::pass(c, "no delayed messages ever stored (SCHEDULE_TOPIC_XXXX empty)"),
-            Some(false) => CheckResult::fail(c, "SCHEDULE_TOPIC_XXXX holds messages but the broker reports no delivery progress"),
-            None => CheckResult::fail(c, "pending delayed/timer message count unknown"),
-        },
-        Some(0) => CheckResult::pass(c, "no delayed/timer messages pending"),
-        Some(n) if n < 0 => CheckResult::fail(c, format!("pending delayed/timer count is {n} (inconsistent data)")),
-        Some(n) => CheckResult::fail(c, format!("{} not yet delivered", plural(n, "delayed/timer message"))),
+    let mut evidence = "";
+    match master.schedule_levels_stored.as_deref() {
+        Some(stored) => {
+            let unlisted: Vec<String> =
+                stored.iter().filter(|l| !rt.delay_levels_listed.contains(l)).map(|l| l.to_string()).collect();
+            if !unlisted.is_empty() {
+                let what = if unlisted.len() == 1 { "level" } else { "levels" };
+                return CheckResult::fail(
+                    c,
+                    format!(
+                        "SCHEDULE_TOPIC_XXXX holds messages at delay {what} {} but the broker reports no delivery progress there",
+                        unlisted.join(",")
+                    ),
+                );
+            }
+            if stored.is_empty() && rt.delay_level_pending.is_none() {
+                evidence = " (SCHEDULE_TOPIC_XXXX empty)";
+            }
+        }
+        // Probed on drain candidates only; a failed probe leaves a new level unseen.
+        None if master.is_read_only() => {
+            return CheckResult::fail(c, "SCHEDULE_TOPIC_XXXX unreadable: delay levels without delivery progress unknown")
+        }
+        None if rt.delay_level_pending.is_none() => return CheckResult::fail(c, "pending delayed/timer message count unknown"),
+        None => {}
+    }
+    let delay = rt.delay_level_pending.unwrap_or(0);
+    let timer = rt.timer_pending.unwrap_or(0);
+    if delay < 0 || timer < 0 {
+        return CheckResult::fail(c, format!("pending delayed/timer count is {} (inconsistent data)", delay.saturating_add(timer)));
+    }
+    match delay.saturating_add(timer) {
+        0 if evidence.is_empty() => CheckResult::pass(c, "no delayed/timer messages pending"),
+        0 => CheckResult::pass(c, format!("no delayed messages ever stored{evidence}")),
+        n => CheckResult::fail(c, format!("{} not yet delivered", plural(n, "delayed/timer message"))),
     }
 }
 

@@ -29,6 +29,9 @@ fn runtime() -> BrokerRuntime {
         flush_behind_bytes: Some(0),
         dispatch_behind_bytes: Some(0),
         scheduled_pending: Some(0),
+        // Level 3 used before and fully delivered.
+        delay_level_pending: Some(0),
+        delay_levels_listed: vec![3],
         ..Default::default()
     }
 }
@@ -51,8 +54,10 @@ fn master(user_off: i64, retry_off: i64) -> BrokerNode {
             row("%RETRY%G1", "G1", 0, retry_off, retry_off),
         ]),
         // Drained: the collector has looked for user topics outside consume stats (none here)
-        // and at the transactional half topic (never used).
+        // at the schedule topic (only level 3 ever stored) and at the transactional half topic
+        // (never used).
         unwatched_queues: Some(Vec::new()),
+        schedule_levels_stored: Some(vec![3]),
         trans_half_empty: Some(true),
         ..Default::default()
     }
@@ -450,10 +455,15 @@ fn scheduled_pass() {
 
 #[test]
 fn scheduled_fails_with_pending_or_unknown() {
-    let h = drained_with(|s| m(s).runtime.as_mut().unwrap().scheduled_pending = Some(3));
+    let h = drained_with(|s| m(s).runtime.as_mut().unwrap().delay_level_pending = Some(3));
     assert_fail(&check(&h, Check::Scheduled), "3 delayed/timer messages");
-    let h = drained_with(|s| m(s).runtime.as_mut().unwrap().scheduled_pending = None);
-    assert_fail(&check(&h, Check::Scheduled), "unknown");
+    let h = drained_with(|s| m(s).runtime.as_mut().unwrap().timer_pending = Some(4));
+    assert_fail(&check(&h, Check::Scheduled), "4 delayed/timer messages");
+    let h = drained_with(|s| {
+        let rt = m(s).runtime.as_mut().unwrap();
+        (rt.delay_level_pending, rt.timer_pending) = (Some(1), Some(2));
+    });
+    assert_fail(&check(&h, Check::Scheduled), "3 delayed/timer messages");
     let h = drained_with(|s| m(s).runtime = None);
     assert_fail(&check(&h, Check::Scheduled), "runtime info unavailable");
 }
@@ -461,21 +471,63 @@ fn scheduled_fails_with_pending_or_unknown() {
 #[test]
 fn scheduled_without_delay_levels_rests_on_the_schedule_topic() {
     // 4.x lists only the delay levels it has used: an empty schedule topic is the evidence.
-    let none = |empty: Option<bool>| {
+    let none = |stored: Option<Vec<i32>>| {
         drained_with(move |s| {
-            m(s).runtime.as_mut().unwrap().scheduled_pending = None;
-            m(s).schedule_topic_empty = empty;
+            let rt = m(s).runtime.as_mut().unwrap();
+            (rt.delay_level_pending, rt.delay_levels_listed) = (None, Vec::new());
+            m(s).schedule_levels_stored = stored;
         })
     };
-    assert_pass(&check(&none(Some(true)), Check::Scheduled));
-    assert_fail(&check(&none(Some(false)), Check::Scheduled), "no delivery progress");
-    assert_fail(&check(&none(None), Check::Scheduled), "unknown");
+    let r = check(&none(Some(vec![])), Check::Scheduled);
+    assert_pass(&r);
+    assert!(r.reason.contains("SCHEDULE_TOPIC_XXXX empty"), "{}", r.reason);
+    assert_fail(&check(&none(Some(vec![4])), Check::Scheduled), "delay level 4 but the broker reports no delivery progress");
+    assert_fail(&check(&none(None), Check::Scheduled), "unreadable");
     // Reported pending messages win over an empty-looking topic.
     let h = drained_with(|s| {
-        m(s).runtime.as_mut().unwrap().scheduled_pending = Some(2);
-        m(s).schedule_topic_empty = Some(true);
+        m(s).runtime.as_mut().unwrap().delay_level_pending = Some(2);
+        m(s).schedule_levels_stored = Some(vec![]);
     });
     assert_fail(&check(&h, Check::Scheduled), "2 delayed/timer messages");
+}
+
+/// A level first used just now is listed only once its delivery task has run, so neither the
+/// figures of the other levels nor a 5.x broker's idle timer wheel may vouch for it. Before,
+/// listed levels at zero (or zero timer figures) passed the check.
+#[test]
+fn a_stored_level_the_broker_does_not_list_fails_the_check() {
+    let h = drained_with(|s| m(s).schedule_levels_stored = Some(vec![3, 5, 18]));
+    assert_fail(&check(&h, Check::Scheduled), "delay levels 5,18 but the broker reports no delivery progress");
+    let five = |stored: Vec<i32>, timer: i64| {
+        drained_with(move |s| {
+            let rt = m(s).runtime.as_mut().unwrap();
+            (rt.delay_level_pending, rt.delay_levels_listed, rt.timer_pending) = (None, Vec::new(), Some(timer));
+            m(s).schedule_levels_stored = Some(stored);
+        })
+    };
+    assert_fail(&check(&five(vec![1], 0), Check::Scheduled), "delay level 1 ");
+    assert_pass(&check(&five(vec![], 0), Check::Scheduled));
+    assert_fail(&check(&five(vec![], 2), Check::Scheduled), "2 delayed/timer messages");
+}
+
+/// The probe runs on drain candidates only: a failed one on a drained master is missing data,
+/// while a serving master keeps the figures it lists (its drain fails on `write_disabled`).
+#[test]
+fn scheduled_without_the_schedule_topic_probe() {
+    let h = drained_with(|s| m(s).schedule_levels_stored = None);
+    assert_fail(&check(&h, Check::Scheduled), "SCHEDULE_TOPIC_XXXX unreadable");
+    let serving = |listed: bool| {
+        drained_with(move |s| {
+            m(s).permission = Some(6);
+            m(s).schedule_levels_stored = None;
+            if !listed {
+                let rt = m(s).runtime.as_mut().unwrap();
+                (rt.delay_level_pending, rt.delay_levels_listed) = (None, Vec::new());
+            }
+        })
+    };
+    assert_pass(&check(&serving(true), Check::Scheduled));
+    assert_fail(&check(&serving(false), Check::Scheduled), "unknown");
 }
 
 // --- transactions

@@ -631,20 +631,29 @@ impl RuntimeInfo {
     /// The 5.x timer backlog is `timerCongestNum` (messages waiting in the wheel) plus
     /// `timerOffsetBehind` (timer messages not yet enqueued into the wheel).
     pub fn scheduled_pending(&self) -> Option<i64> {
-        let schedule = (!self.schedule_message_offsets.is_empty()).then(|| {
-            self.schedule_message_offsets
-                .values()
-                .fold(0i64, |acc, &(delivered, max)| {
-                    acc.saturating_add(max.saturating_sub(delivered).max(0))
-                })
-        });
-        let timer = match (self.timer_congest_num, self.timer_offset_behind) {
-            (None, None) => None,
-            (c, o) => Some(c.unwrap_or(0).max(0).saturating_add(o.unwrap_or(0).max(0))),
-        };
-        match (schedule, timer) {
+        match (self.delay_level_pending(), self.timer_pending()) {
             (None, None) => None,
             (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
+        }
+    }
+
+    /// Delay-level messages not yet delivered: Σ over the `scheduleMessageOffset_<level>` keys of
+    /// max(max − delivered, 0). None without such keys: the broker lists a level only once its
+    /// delivery task has recorded progress, so a level used just now may be missing.
+    pub fn delay_level_pending(&self) -> Option<i64> {
+        (!self.schedule_message_offsets.is_empty()).then(|| {
+            self.schedule_message_offsets
+                .values()
+                .fold(0i64, |acc, &(delivered, max)| acc.saturating_add(max.saturating_sub(delivered).max(0)))
+        })
+    }
+
+    /// 5.x timer messages not yet delivered (`timerCongestNum` + `timerOffsetBehind`); None on
+    /// brokers without a timer wheel.
+    pub fn timer_pending(&self) -> Option<i64> {
+        match (self.timer_congest_num, self.timer_offset_behind) {
+            (None, None) => None,
+            (c, o) => Some(c.unwrap_or(0).max(0).saturating_add(o.unwrap_or(0).max(0))),
         }
     }
 }

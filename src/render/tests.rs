@@ -40,6 +40,9 @@ pub(crate) fn rich_snapshot() -> Snapshot {
             dispatch_behind_bytes: Some(0),
             flush_behind_bytes: Some(4096),
             scheduled_pending: Some(2),
+            delay_level_pending: Some(2),
+            delay_levels_listed: vec![3],
+            timer_pending: None,
             boot_timestamp_ms: Some(1_699_000_000_000),
             broker_active: None,
         }),
@@ -54,7 +57,7 @@ pub(crate) fn rich_snapshot() -> Snapshot {
         ]),
         replication_lag_bytes: None,
         ha_connections: None,
-        schedule_topic_empty: None,
+        schedule_levels_stored: None,
         trans_half_empty: None,
         unwatched_queues: None,
     };

@@ -161,12 +161,11 @@ pub fn runtime_info(st: &ClusterState, b: &Broker, n: &Node) -> String {
     put("commitLogMinOffset", n.commit_log_min_offset.to_string());
     put("commitLogMaxOffset", n.commit_log_max_offset.to_string());
     if n.is_master() {
+        // Both flavors: 5.x stores delay-level messages in the schedule topic too (only delay
+        // times and deliver times go to the timer wheel).
         for (i, (delivered, total)) in b.schedule_offsets.iter().enumerate() {
-            if *total > 0 {
-                // 5.x with the timer wheel delivers delay levels through the timer, so the
-                // schedule table never shows anything pending there.
-                let d = if flavor == Flavor::Java53 { *total } else { *delivered };
-                put(&format!("scheduleMessageOffset_{}", i + 1), format!("{d},{total}"));
+            if *total > 0 && !b.schedule_unlisted.contains(&(i + 1)) {
+                put(&format!("scheduleMessageOffset_{}", i + 1), format!("{delivered},{total}"));
             }
         }
     }
@@ -197,8 +196,8 @@ pub fn runtime_info(st: &ClusterState, b: &Broker, n: &Node) -> String {
         put("ackThreadPoolQueueCapacity", "100000".into());
         put("ackThreadPoolQueueHeadWaitTimeMills", "0".into());
         put("brokerActive", n.is_master().to_string());
-        let pending = if n.is_master() { b.pending_delayed() } else { 0 };
-        let behind_secs = b.delayed.iter().map(|d| (d.due_ms - now).max(0)).max().unwrap_or(0) / 1000;
+        let pending = if n.is_master() { b.pending_timer() } else { 0 };
+        let behind_secs = b.delayed.iter().filter(|d| d.timer).map(|d| (d.due_ms - now).max(0)).max().unwrap_or(0) / 1000;
         put("timerReadBehind", if pending > 0 { behind_secs.min(1).to_string() } else { "0".into() });
         put("timerOffsetBehind", "0".into());
         put("timerCongestNum", pending.to_string());

@@ -389,7 +389,12 @@ pub enum TpsKind {
 #[derive(Debug, Clone)]
 pub struct DelayedBatch {
     pub due_ms: i64,
+    /// Delay level (1..=18); the batch waits in SCHEDULE_TOPIC_XXXX queue `level − 1`. Ignored
+    /// for timer messages.
     pub level: usize,
+    /// A 5.x timer message (delay seconds or deliver time): it waits in the timer wheel, not in
+    /// a delay-level queue. Delay-level messages keep using the schedule topic on 5.x too.
+    pub timer: bool,
     pub count: i64,
     /// Topic index they are delivered to.
     pub topic: usize,
@@ -416,6 +421,10 @@ pub struct Broker {
     pub delayed_tps: f64,
     /// Per delay level (index = level − 1): (delivered, total) = scheduleMessageOffset pair.
     pub schedule_offsets: Vec<(i64, i64)>,
+    /// Levels (1..=18) whose delivery task has not recorded progress yet: their messages are in
+    /// the schedule topic but the runtime info does not list the level (a level first used just
+    /// now, or a stalled delivery task).
+    pub schedule_unlisted: Vec<usize>,
     pub delayed: Vec<DelayedBatch>,
     /// Set by a step; read by the server to invalidate cached bodies.
     delayed_frac: f64,
@@ -467,6 +476,11 @@ impl Broker {
     /// Delayed messages not yet delivered.
     pub fn pending_delayed(&self) -> i64 {
         self.delayed.iter().map(|d| d.count).sum()
+    }
+
+    /// The timer-wheel part of [`Broker::pending_delayed`].
+    pub fn pending_timer(&self) -> i64 {
+        self.delayed.iter().filter(|d| d.timer).map(|d| d.count).sum()
     }
 
     /// Sum over user topics of queue max offsets: stops moving when writes stop.
@@ -723,6 +737,7 @@ impl ClusterState {
                     stale_producer_tps: 0.0,
                     delayed_tps: cfg.delayed_tps_per_broker,
                     schedule_offsets: vec![(0, 0); 18],
+                    schedule_unlisted: Vec::new(),
                     delayed: Vec::new(),
                     delayed_frac: 0.0,
                     retry_frac: 0.0,
@@ -907,11 +922,16 @@ impl ClusterState {
                 let whole = b.delayed_frac.floor();
                 b.delayed_frac -= whole;
                 if whole > 0.0 {
+                    // 4.x producers use delay level 3 (10 s); 5.x ones a 10 s delay time.
                     let level = 3;
-                    b.schedule_offsets[level - 1].1 += whole as i64;
+                    let timer = b.flavor == Flavor::Java53;
+                    if !timer {
+                        b.schedule_offsets[level - 1].1 += whole as i64;
+                    }
                     b.delayed.push(DelayedBatch {
                         due_ms: now_end + DELAY_LEVEL_SECS[level - 1] * 1000,
                         level,
+                        timer,
                         count: whole as i64,
                         topic: 0,
                     });
@@ -923,7 +943,9 @@ impl ClusterState {
             while i < b.delayed.len() {
                 if b.delayed[i].due_ms <= now_end {
                     let d = b.delayed.swap_remove(i);
-                    b.schedule_offsets[d.level - 1].0 += d.count;
+                    if !d.timer {
+                        b.schedule_offsets[d.level - 1].0 += d.count;
+                    }
                     if let Some(t) = b.topics.get_mut(d.topic) {
                         if let Some(q) = t.queues.first_mut() {
                             q.max_offset += d.count;

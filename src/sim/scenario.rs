@@ -222,6 +222,7 @@ pub fn apply(st: &mut ClusterState, action: &Action) {
                 b.delayed.push(super::model::DelayedBatch {
                     due_ms: now + super::model::DELAY_LEVEL_SECS[level - 1] * 1000,
                     level,
+                    timer: false,
                     count: *count,
                     topic: 0,
                 });
