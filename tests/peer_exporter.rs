@@ -196,6 +196,72 @@ fn transaction_scenario(cluster: &PeerCluster, serve: &Serve) {
     assert!(diff.iter().all(|d| *d == 0.0), "half topic Diff after the rollback: {diff:?}");
 }
 
+/// A delayed message (level 4, 30 s) stored just before the drain keeps a drained, idle real
+/// broker not ready until the broker's delivery task has moved it to its topic; then the drain
+/// becomes ready (after the delivery's write has left the window).
+#[test]
+fn a_delayed_message_holds_the_drain_of_the_real_peer_until_it_is_delivered() {
+    let Some(cluster) = PeerCluster::start().expect("start real peer") else {
+        return;
+    };
+    let serve = serve(&cluster);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| delayed_scenario(&cluster, &serve)));
+    if let Err(panic) = result {
+        eprintln!("--- exporter log ---\n{}\n{}", serve.log_text(), cluster.log_tails());
+        std::panic::resume_unwind(panic);
+    }
+}
+
+fn delayed_scenario(cluster: &PeerCluster, serve: &Serve) {
+    const DELAY_TOPIC: &str = "DelayTopic";
+    /// Level 4 is 30 s in the default `messageDelayLevel`.
+    const LEVEL: u32 = 4;
+    let sent = cluster.run(|| async {
+        let mut b = cluster.broker_client().await.expect("connect broker");
+        b.call_ok(raw::create_topic_request(DELAY_TOPIC, QUEUES, 6)).await.expect("create topic");
+        b.call_ok(raw::send_delayed_message_request("DelayProducer", DELAY_TOPIC, 0, LEVEL, b"later".to_vec()))
+            .await
+            .expect("send delayed message");
+        let sent = Instant::now();
+        b.call_ok(raw::update_broker_config_request("brokerPermission=4\n")).await.expect("permission 4");
+        sent
+    });
+
+    // Every other check passes once the window has seen no writes; the verdict stays "not ready".
+    let e = cluster.run(|| {
+        wait_scrape("every check but scheduled passing", Duration::from_secs(25), |e| {
+            CHECKS.iter().all(|c| {
+                let v = e.one("rocketmq_broker_drain_check", &[("broker", BROKER_NAME), ("check", c)]);
+                v == Some(if *c == "scheduled" { 0.0 } else { 1.0 })
+            })
+        })
+    });
+    eprintln!("[{:>5.1}s after the send] {}", sent.elapsed().as_secs_f64(), check_values(&e));
+    assert_eq!(e.one("rocketmq_broker_drain_ready", &master()), Some(0.0), "a pending delayed message: not ready");
+    let (st, out, _) = status(cluster, BROKER_NAME);
+    assert_eq!(st.code(), Some(1), "status with a pending delayed message: {out}");
+    let line = out.lines().find(|l| l.contains("✗ scheduled")).unwrap_or_else(|| panic!("scheduled failing in status: {out}"));
+    assert!(
+        line.contains("1 delayed/timer message not yet delivered") || line.contains(&format!("delay level {LEVEL} ")),
+        "the reason names the pending message or its level: {line}"
+    );
+    assert!(sent.elapsed() < Duration::from_secs(28), "the checks above ran before the delivery was due");
+
+    // Delivered after 30 s into DelayTopic (a write on the read-only broker, by the broker
+    // itself); the drain is ready once that write has left the window.
+    let e = cluster.run(|| wait_ready(serve));
+    let took = sent.elapsed();
+    eprintln!("drain_ready 1 {took:?} after the send: {}", check_values(&e));
+    assert!(took >= Duration::from_secs(29), "ready before the delayed message was due ({took:?})");
+    let delivered = cluster.run(|| async {
+        let mut b = cluster.broker_client().await.expect("connect broker");
+        let resp = b.call_ok(raw::topic_stats_request(DELAY_TOPIC)).await.expect("202");
+        let ts = rocketmq_exporter::protocol::topic_stats::TopicStatsTable::decode(&resp.body).expect("decode 202");
+        ts.offset_table.iter().map(|(_, o)| o.max_offset).sum::<i64>()
+    });
+    assert_eq!(delivered, 1, "the delayed message reached its topic");
+}
+
 /// Sidecar mode (`--broker.addr`) against the real broker: the node's identity comes from its
 /// own config (the peer's colon-separated 26 body), its values are exported, and without a
 /// NameServer the routes check cannot pass; with `--namesrv.addr` as well, a drained, consumed

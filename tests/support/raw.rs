@@ -155,6 +155,17 @@ pub fn send_message_request(producer_group: &str, topic: &str, queue_id: u32, bo
         .with_body(body)
 }
 
+/// SEND_MESSAGE (10) of a message with delay level `level` (property `DELAY`, as Java's
+/// `Message.setDelayTimeLevel`): the broker stores it in SCHEDULE_TOPIC_XXXX queue `level − 1`
+/// and its delivery task moves it to `topic` when due.
+pub fn send_delayed_message_request(producer_group: &str, topic: &str, queue_id: u32, level: u32, body: Vec<u8>) -> RemotingCommand {
+    let properties = format!(
+        "TAGS{NAME_VALUE_SEPARATOR}drain{PROPERTY_SEPARATOR}WAIT{NAME_VALUE_SEPARATOR}true{PROPERTY_SEPARATOR}\
+         DELAY{NAME_VALUE_SEPARATOR}{level}{PROPERTY_SEPARATOR}"
+    );
+    send_message_request(producer_group, topic, queue_id, body).with_ext("properties", properties)
+}
+
 /// Java's `MessageSysFlag.TRANSACTION_PREPARED_TYPE` and `TRANSACTION_ROLLBACK_TYPE`.
 pub const TRANSACTION_PREPARED: i32 = 0x1 << 2;
 pub const TRANSACTION_ROLLBACK: i32 = 0x3 << 2;
