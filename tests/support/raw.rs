@@ -166,6 +166,17 @@ pub fn send_delayed_message_request(producer_group: &str, topic: &str, queue_id:
     send_message_request(producer_group, topic, queue_id, body).with_ext("properties", properties)
 }
 
+/// SEND_MESSAGE (10) of a 5.x timer message delivered `secs` after the send (property
+/// `TIMER_DELAY_SEC`, as Java's `Message.setDelayTimeSec`): the broker stores it in the timer
+/// wheel's topic `rmq_sys_wheel_timer`, not in a delay level.
+pub fn send_timer_message_request(producer_group: &str, topic: &str, queue_id: u32, secs: u32, body: Vec<u8>) -> RemotingCommand {
+    let properties = format!(
+        "TAGS{NAME_VALUE_SEPARATOR}drain{PROPERTY_SEPARATOR}WAIT{NAME_VALUE_SEPARATOR}true{PROPERTY_SEPARATOR}\
+         TIMER_DELAY_SEC{NAME_VALUE_SEPARATOR}{secs}{PROPERTY_SEPARATOR}"
+    );
+    send_message_request(producer_group, topic, queue_id, body).with_ext("properties", properties)
+}
+
 /// Java's `MessageSysFlag.TRANSACTION_PREPARED_TYPE` and `TRANSACTION_ROLLBACK_TYPE`.
 pub const TRANSACTION_PREPARED: i32 = 0x1 << 2;
 pub const TRANSACTION_ROLLBACK: i32 = 0x3 << 2;
