@@ -111,30 +111,14 @@ fn status(cluster: &PeerCluster, broker: &str) -> (ExitStatus, String, String) {
 
 #[test]
 fn exporter_binary_against_the_real_peer() {
-    let Some(cluster) = PeerCluster::start().expect("start real peer") else {
-        return;
-    };
-    let serve = serve(&cluster);
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenario(&cluster, &serve)));
-    if let Err(panic) = result {
-        eprintln!("--- exporter log ---\n{}\n{}", serve.log_text(), cluster.log_tails());
-        std::panic::resume_unwind(panic);
-    }
+    with_serve(scenario);
 }
 
 /// A transactional half message that nobody has committed or rolled back keeps a drained,
 /// idle, fully consumed real broker not ready; its rollback releases the verdict.
 #[test]
 fn an_open_transaction_holds_the_drain_of_the_real_peer_until_it_is_rolled_back() {
-    let Some(cluster) = PeerCluster::start().expect("start real peer") else {
-        return;
-    };
-    let serve = serve(&cluster);
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| transaction_scenario(&cluster, &serve)));
-    if let Err(panic) = result {
-        eprintln!("--- exporter log ---\n{}\n{}", serve.log_text(), cluster.log_tails());
-        std::panic::resume_unwind(panic);
-    }
+    with_serve(transaction_scenario);
 }
 
 fn transaction_scenario(cluster: &PeerCluster, serve: &Serve) {
@@ -154,14 +138,7 @@ fn transaction_scenario(cluster: &PeerCluster, serve: &Serve) {
 
     // Every other check passes once the window has seen no writes; the verdict stays "not ready".
     let started = Instant::now();
-    let e = cluster.run(|| {
-        wait_scrape("every check but transactions passing", Duration::from_secs(40), |e| {
-            CHECKS.iter().all(|c| {
-                let v = e.one("rocketmq_broker_drain_check", &[("broker", BROKER_NAME), ("check", c)]);
-                v == Some(if *c == "transactions" { 0.0 } else { 1.0 })
-            })
-        })
-    });
+    let e = cluster.run(|| only_failing("transactions", Duration::from_secs(40)));
     eprintln!("[{:>5.1}s] {}", started.elapsed().as_secs_f64(), check_values(&e));
     assert_eq!(e.one("rocketmq_broker_drain_ready", &master()), Some(0.0), "an open transaction: not ready");
     // It holds over several cycles, and through the broker's transaction checks (every 1 s).
@@ -203,35 +180,17 @@ fn transaction_scenario(cluster: &PeerCluster, serve: &Serve) {
 /// becomes ready (after the delivery's write has left the window).
 #[test]
 fn a_delayed_message_holds_the_drain_of_the_real_peer_until_it_is_delivered() {
-    let Some(cluster) = PeerCluster::start().expect("start real peer") else {
-        return;
-    };
-    let serve = serve(&cluster);
     let send = raw::send_delayed_message_request("DelayProducer", DELAY_TOPIC, 0, 4, b"later".to_vec());
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        delayed_scenario(&cluster, &serve, send.clone(), &["1 delayed/timer message not yet delivered", "delay level 4 "])
-    }));
-    if let Err(panic) = result {
-        eprintln!("--- exporter log ---\n{}\n{}", serve.log_text(), cluster.log_tails());
-        std::panic::resume_unwind(panic);
-    }
+    with_serve(|cluster, serve| {
+        delayed_scenario(cluster, serve, send, &["1 delayed/timer message not yet delivered", "delay level 4 "])
+    });
 }
 
 /// A 5.x timer message (30 s delay time) does the same through the broker's timer wheel.
 #[test]
 fn a_timer_message_holds_the_drain_of_the_real_peer_until_it_is_delivered() {
-    let Some(cluster) = PeerCluster::start().expect("start real peer") else {
-        return;
-    };
-    let serve = serve(&cluster);
     let send = raw::send_timer_message_request("DelayProducer", DELAY_TOPIC, 0, 30, b"later".to_vec());
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        delayed_scenario(&cluster, &serve, send.clone(), &["1 delayed/timer message not yet delivered"])
-    }));
-    if let Err(panic) = result {
-        eprintln!("--- exporter log ---\n{}\n{}", serve.log_text(), cluster.log_tails());
-        std::panic::resume_unwind(panic);
-    }
+    with_serve(|cluster, serve| delayed_scenario(cluster, serve, send, &["1 delayed/timer message not yet delivered"]));
 }
 
 /// `send` is the request of one message to DELAY_TOPIC due 30 s after it is sent; the failing
@@ -248,14 +207,7 @@ fn delayed_scenario(cluster: &PeerCluster, serve: &Serve, send: rocketmq_exporte
     });
 
     // Every other check passes once the window has seen no writes; the verdict stays "not ready".
-    let e = cluster.run(|| {
-        wait_scrape("every check but scheduled passing", Duration::from_secs(25), |e| {
-            CHECKS.iter().all(|c| {
-                let v = e.one("rocketmq_broker_drain_check", &[("broker", BROKER_NAME), ("check", c)]);
-                v == Some(if *c == "scheduled" { 0.0 } else { 1.0 })
-            })
-        })
-    });
+    let e = cluster.run(|| only_failing("scheduled", Duration::from_secs(25)));
     eprintln!("[{:>5.1}s after the send] {}", sent.elapsed().as_secs_f64(), check_values(&e));
     assert_eq!(e.one("rocketmq_broker_drain_ready", &master()), Some(0.0), "a pending delayed message: not ready");
     let (st, out, _) = status(cluster, BROKER_NAME);
@@ -352,6 +304,20 @@ fn sidecar_mode_against_the_real_peer() {
             assert_eq!(e.one("rocketmq_broker_drain_check", &[("broker", BROKER_NAME), ("check", c)]), Some(1.0), "check {c}");
         }
     });
+}
+
+/// Starts the real peer (or skips) and [`serve`] against it, then runs `scenario`; on a panic,
+/// prints the exporter's log and the peer's log tails before passing the panic on.
+fn with_serve(scenario: impl FnOnce(&PeerCluster, &Serve)) {
+    let Some(cluster) = PeerCluster::start().expect("start real peer") else {
+        return;
+    };
+    let serve = serve(&cluster);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenario(&cluster, &serve)));
+    if let Err(panic) = result {
+        eprintln!("--- exporter log ---\n{}\n{}", serve.log_text(), cluster.log_tails());
+        std::panic::resume_unwind(panic);
+    }
 }
 
 /// `serve` against the peer, collecting every second with a 3 s drain window.
@@ -578,6 +544,17 @@ async fn queue_maxes(b: &mut RawClient) -> Vec<i64> {
         maxes[mq.queue_id as usize] = o.max_offset;
     }
     maxes
+}
+
+/// Scrapes until `failing` is the only drain check of the master that fails.
+async fn only_failing(failing: &str, within: Duration) -> Exposition {
+    wait_scrape(&format!("every check but {failing} passing"), within, |e| {
+        CHECKS.iter().all(|c| {
+            let v = e.one("rocketmq_broker_drain_check", &[("broker", BROKER_NAME), ("check", c)]);
+            v == Some(if *c == failing { 0.0 } else { 1.0 })
+        })
+    })
+    .await
 }
 
 /// Scrapes (inside the namespace) until `pred` holds; panics with the last exposition.

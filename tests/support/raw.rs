@@ -132,13 +132,21 @@ pub fn create_group_request(group: &str) -> RemotingCommand {
         .with_body(serde_json::to_vec(&body).expect("static JSON serializes"))
 }
 
+/// Message properties as Java's `MessageDecoder.messageProperties2String` writes them: tag
+/// `drain`, `WAIT=true`, then `extra`.
+fn message_properties(extra: &[(&str, &str)]) -> String {
+    let mut p = format!("TAGS{NAME_VALUE_SEPARATOR}drain{PROPERTY_SEPARATOR}WAIT{NAME_VALUE_SEPARATOR}true{PROPERTY_SEPARATOR}");
+    for (k, v) in extra {
+        p.push_str(&format!("{k}{NAME_VALUE_SEPARATOR}{v}{PROPERTY_SEPARATOR}"));
+    }
+    p
+}
+
 /// SEND_MESSAGE (10) with `SendMessageRequestHeader` (v1 field names) to an explicit queue.
 pub fn send_message_request(producer_group: &str, topic: &str, queue_id: u32, body: Vec<u8>) -> RemotingCommand {
     let born =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-    let properties = format!(
-        "TAGS{NAME_VALUE_SEPARATOR}drain{PROPERTY_SEPARATOR}WAIT{NAME_VALUE_SEPARATOR}true{PROPERTY_SEPARATOR}"
-    );
+    let properties = message_properties(&[]);
     RemotingCommand::request(request::SEND_MESSAGE)
         .with_ext("producerGroup", producer_group)
         .with_ext("topic", topic)
@@ -159,10 +167,7 @@ pub fn send_message_request(producer_group: &str, topic: &str, queue_id: u32, bo
 /// `Message.setDelayTimeLevel`): the broker stores it in SCHEDULE_TOPIC_XXXX queue `level − 1`
 /// and its delivery task moves it to `topic` when due.
 pub fn send_delayed_message_request(producer_group: &str, topic: &str, queue_id: u32, level: u32, body: Vec<u8>) -> RemotingCommand {
-    let properties = format!(
-        "TAGS{NAME_VALUE_SEPARATOR}drain{PROPERTY_SEPARATOR}WAIT{NAME_VALUE_SEPARATOR}true{PROPERTY_SEPARATOR}\
-         DELAY{NAME_VALUE_SEPARATOR}{level}{PROPERTY_SEPARATOR}"
-    );
+    let properties = message_properties(&[("DELAY", &level.to_string())]);
     send_message_request(producer_group, topic, queue_id, body).with_ext("properties", properties)
 }
 
@@ -170,10 +175,7 @@ pub fn send_delayed_message_request(producer_group: &str, topic: &str, queue_id:
 /// `TIMER_DELAY_SEC`, as Java's `Message.setDelayTimeSec`): the broker stores it in the timer
 /// wheel's topic `rmq_sys_wheel_timer`, not in a delay level.
 pub fn send_timer_message_request(producer_group: &str, topic: &str, queue_id: u32, secs: u32, body: Vec<u8>) -> RemotingCommand {
-    let properties = format!(
-        "TAGS{NAME_VALUE_SEPARATOR}drain{PROPERTY_SEPARATOR}WAIT{NAME_VALUE_SEPARATOR}true{PROPERTY_SEPARATOR}\
-         TIMER_DELAY_SEC{NAME_VALUE_SEPARATOR}{secs}{PROPERTY_SEPARATOR}"
-    );
+    let properties = message_properties(&[("TIMER_DELAY_SEC", &secs.to_string())]);
     send_message_request(producer_group, topic, queue_id, body).with_ext("properties", properties)
 }
 
@@ -188,10 +190,7 @@ pub const END_TRANSACTION: i32 = 37;
 /// The broker stores it in RMQ_SYS_TRANS_HALF_TOPIC until END_TRANSACTION or its check gives up.
 pub fn send_half_message_request(producer_group: &str, topic: &str, queue_id: u32, body: Vec<u8>) -> RemotingCommand {
     let mut req = send_message_request(producer_group, topic, queue_id, body);
-    let properties = format!(
-        "TAGS{NAME_VALUE_SEPARATOR}drain{PROPERTY_SEPARATOR}WAIT{NAME_VALUE_SEPARATOR}true{PROPERTY_SEPARATOR}\
-         TRAN_MSG{NAME_VALUE_SEPARATOR}true{PROPERTY_SEPARATOR}PGROUP{NAME_VALUE_SEPARATOR}{producer_group}{PROPERTY_SEPARATOR}"
-    );
+    let properties = message_properties(&[("TRAN_MSG", "true"), ("PGROUP", producer_group)]);
     req = req.with_ext("sysFlag", TRANSACTION_PREPARED.to_string()).with_ext("properties", properties);
     req
 }
