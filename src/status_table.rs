@@ -113,8 +113,43 @@ pub fn render_status(snapshot: &Snapshot, verdicts: &[Verdict], only_broker: Opt
             let mark = if c.pass { '✓' } else { '✗' };
             let _ = writeln!(out, "  {mark} {:<name_width$}  {}", c.check.name(), c.reason);
         }
+        if let Some(master) = snapshot.brokers.iter().find(|b| b.addr == v.addr && b.is_master()) {
+            for note in notes(master) {
+                let _ = writeln!(out, "  note: {note}");
+            }
+        }
     }
     out
+}
+
+/// What the verdict does not block on but an operator should see before stopping the broker.
+fn notes(master: &BrokerNode) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(rows) = &master.consume {
+        let dlq = rows.iter().filter(|r| topic_kind(&r.topic) == TopicKind::Dlq).fold(0i64, |a, r| a.saturating_add(diff(r).max(0)));
+        if dlq > 0 {
+            notes.push(format!("{dlq} dead-letter (%DLQ%) messages not consumed; they do not block the drain"));
+        }
+    }
+    // Queue ends of user topics nobody has committed an offset for (drain candidates only).
+    let mut stored: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+    for q in master.unwatched_queues.iter().flatten().filter(|q| q.max_offset > 0) {
+        let n = stored.entry(&*q.topic).or_default();
+        *n = n.saturating_add(q.max_offset);
+    }
+    if !stored.is_empty() {
+        const SHOWN: usize = 5;
+        let mut list: Vec<String> = stored.iter().take(SHOWN).map(|(t, n)| format!("{t} ({n})")).collect();
+        if stored.len() > SHOWN {
+            list.push(format!("and {} more", stored.len() - SHOWN));
+        }
+        notes.push(format!(
+            "topics holding messages that no consumer group has committed an offset for (queue max offsets): {}; \
+             broadcasting consumers keep offsets on the client, so the broker cannot tell whether they are read",
+            list.join(", ")
+        ));
+    }
+    notes
 }
 
 #[cfg(test)]
@@ -166,6 +201,25 @@ mod tests {
         assert!(text.contains("  ✗ flush           4096 bytes not yet flushed to disk"), "{text}");
         // Each verdict prints every check.
         assert_eq!(text.lines().filter(|l| l.starts_with("  ✓ ") || l.starts_with("  ✗ ")).count(), 2 * crate::drain::Check::ALL.len());
+    }
+
+    #[test]
+    fn notes_name_what_the_verdict_does_not_block_on() {
+        // rich_snapshot's broker-a: DLQ Diff (5 − 0) + (4 − 1), no unwatched topics probed.
+        let text = status(Some("broker-a"));
+        let notes: Vec<&str> = text.lines().filter(|l| l.starts_with("  note: ")).collect();
+        assert_eq!(notes, ["  note: 8 dead-letter (%DLQ%) messages not consumed; they do not block the drain"], "{text}");
+
+        let mut s = rich_snapshot();
+        let q = |topic: &str, queue_id: i32, max_offset: i64| crate::snapshot::QueueMaxOffset { topic: topic.into(), queue_id, max_offset };
+        s.brokers[0].unwatched_queues = Some(vec![q("Orphan", 0, 7), q("Orphan", 1, 5), q("Unused", 0, 0), q("Audit", 0, 1)]);
+        s.brokers[0].consume.as_mut().unwrap().retain(|r| topic_kind(&r.topic) != TopicKind::Dlq);
+        let v = evaluate(&s, &[], &DrainConfig::default());
+        let text = render_status(&s, &v, Some("broker-a"));
+        let notes: Vec<&str> = text.lines().filter(|l| l.starts_with("  note: ")).collect();
+        assert_eq!(notes.len(), 1, "{text}");
+        assert!(notes[0].contains("no consumer group has committed an offset for (queue max offsets): Audit (1), Orphan (12);"), "{text}");
+        assert!(!notes[0].contains("Unused"), "an empty topic holds nothing: {text}");
     }
 
     #[test]

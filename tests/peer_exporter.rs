@@ -229,6 +229,13 @@ fn delayed_scenario(cluster: &PeerCluster, serve: &Serve, send: rocketmq_exporte
         ts.offset_table.iter().map(|(_, o)| o.max_offset).sum::<i64>()
     });
     assert_eq!(delivered, 1, "the delayed message reached its topic");
+    // Nobody consumes DelayTopic: ready, and status says that the topic holds a message.
+    let (st, out, _) = status(cluster, BROKER_NAME);
+    assert_eq!(st.code(), Some(0), "status after the delivery: {out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("  note: ") && l.contains(&format!("{DELAY_TOPIC} (1)"))),
+        "a note names the topic nobody has an offset for: {out}"
+    );
 }
 
 /// Sidecar mode (`--broker.addr`) against the real broker: the node's identity comes from its
