@@ -134,6 +134,11 @@ pub async fn drain(args: &MutateArgs) -> anyhow::Result<i32> {
                 last = line;
             }
             if v.ready {
+                if let Some(m) = find_master(&snap, &args.broker) {
+                    for note in crate::status_table::notes(m) {
+                        println!("  note: {note}");
+                    }
+                }
                 return Ok(EXIT_READY);
             }
         }

@@ -123,7 +123,7 @@ pub fn render_status(snapshot: &Snapshot, verdicts: &[Verdict], only_broker: Opt
 }
 
 /// What the verdict does not block on but an operator should see before stopping the broker.
-fn notes(master: &BrokerNode) -> Vec<String> {
+pub fn notes(master: &BrokerNode) -> Vec<String> {
     let mut notes = Vec::new();
     if let Some(rows) = &master.consume {
         let dlq = rows.iter().filter(|r| topic_kind(&r.topic) == TopicKind::Dlq).fold(0i64, |a, r| a.saturating_add(diff(r).max(0)));
