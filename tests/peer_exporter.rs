@@ -238,6 +238,73 @@ fn delayed_scenario(cluster: &PeerCluster, serve: &Serve, send: rocketmq_exporte
     );
 }
 
+/// A real slave (broker id 1) of the master: its replicated bytes are exported, and while it
+/// is stopped (SIGSTOP: it neither answers nor replicates) a drained, idle master stays not
+/// ready with only `replication` failing; continued, it catches up and the drain is ready.
+#[test]
+fn a_stopped_slave_holds_the_drain_of_the_real_master_until_it_has_caught_up() {
+    with_serve_after(|c| c.start_slave().expect("start slave"), slave_scenario);
+}
+
+fn slave_scenario(cluster: &PeerCluster, serve: &Serve) {
+    const REPL_TOPIC: &str = "ReplTopic";
+    let slave = [("broker", BROKER_NAME), ("broker_id", "1")];
+    let max_offset = |e: &Exposition, id: &str| e.one("rocketmq_broker_commitlog_max_offset_bytes", &[("broker", BROKER_NAME), ("broker_id", id)]);
+    let send_n = |n: u32| {
+        cluster.run(|| async {
+            let mut b = cluster.broker_client().await.expect("connect broker");
+            b.call_ok(raw::create_topic_request(REPL_TOPIC, QUEUES, 6)).await.expect("create topic");
+            for i in 0..n {
+                b.call_ok(raw::send_message_request("ReplProducer", REPL_TOPIC, i % QUEUES, vec![b'r'; 512])).await.expect("send");
+            }
+        })
+    };
+    send_n(50);
+    let e = cluster.run(|| {
+        wait_scrape("the slave caught up with the master", Duration::from_secs(30), |e| {
+            let m = max_offset(e, "0");
+            m.is_some_and(|m| m > 0.0) && max_offset(e, "1") == m && e.one("rocketmq_broker_replication_lag_bytes", &slave) == Some(0.0)
+        })
+    });
+    let replicated = max_offset(&e, "0").expect("master commit log offset");
+    eprintln!("replicated: master {replicated} slave {:?}", max_offset(&e, "1"));
+
+    let pid = cluster.slave_pid().expect("slave running") as i32;
+    // SAFETY: plain kill(2) on the slave's own pid.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0, "SIGSTOP the slave");
+    send_n(50);
+    cluster.run(|| async {
+        let mut b = cluster.broker_client().await.expect("connect broker");
+        b.call_ok(raw::update_broker_config_request("brokerPermission=4\n")).await.expect("permission 4");
+    });
+    let stopped = Instant::now();
+    let e = cluster.run(|| only_failing("replication", Duration::from_secs(40)));
+    eprintln!("[{:>5.1}s after SIGSTOP] {}", stopped.elapsed().as_secs_f64(), check_values(&e));
+    eprintln!(
+        "slave up {:?} lag {:?}; master max {:?}",
+        e.one("rocketmq_broker_up", &slave),
+        e.one("rocketmq_broker_replication_lag_bytes", &slave),
+        max_offset(&e, "0")
+    );
+    assert_eq!(e.one("rocketmq_broker_up", &slave), Some(0.0), "a stopped slave does not answer");
+    // The master's HA status still holds the connection, at what the slave had acknowledged.
+    let behind = max_offset(&e, "0").expect("master commit log offset") - replicated;
+    assert!(behind > 0.0, "the second batch grew the master's commit log");
+    let (st, out, _) = status(cluster, BROKER_NAME);
+    assert_eq!(st.code(), Some(1), "status with the slave stopped: {out}");
+    let line = out.lines().find(|l| l.contains("✗ replication")).unwrap_or_else(|| panic!("replication failing: {out}"));
+    assert!(line.contains("slave 1 (") && line.contains(" down: "), "the slave named as down: {line}");
+    assert!(line.contains(&format!("{behind} bytes behind per HA status")), "the HA status's lag ({behind}): {line}");
+
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0, "SIGCONT the slave");
+    let continued = Instant::now();
+    let e = cluster.run(|| wait_ready(serve));
+    eprintln!("drain_ready 1 {:?} after SIGCONT: {}", continued.elapsed(), check_values(&e));
+    assert_eq!(e.one("rocketmq_broker_replication_lag_bytes", &slave), Some(0.0));
+    assert_eq!(max_offset(&e, "1"), max_offset(&e, "0"), "the slave holds everything the master has");
+}
+
 /// Sidecar mode (`--broker.addr`) against the real broker: the node's identity comes from its
 /// own config (the peer's colon-separated 26 body), its values are exported, and without a
 /// NameServer the routes check cannot pass; with `--namesrv.addr` as well, a drained, consumed
@@ -316,9 +383,15 @@ fn sidecar_mode_against_the_real_peer() {
 /// Starts the real peer (or skips) and [`serve`] against it, then runs `scenario`; on a panic,
 /// prints the exporter's log and the peer's log tails before passing the panic on.
 fn with_serve(scenario: impl FnOnce(&PeerCluster, &Serve)) {
-    let Some(cluster) = PeerCluster::start().expect("start real peer") else {
+    with_serve_after(|_| {}, scenario)
+}
+
+/// [`with_serve`], with `setup` run on the cluster before `serve` starts.
+fn with_serve_after(setup: impl FnOnce(&mut PeerCluster), scenario: impl FnOnce(&PeerCluster, &Serve)) {
+    let Some(mut cluster) = PeerCluster::start().expect("start real peer") else {
         return;
     };
+    setup(&mut cluster);
     let serve = serve(&cluster);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenario(&cluster, &serve)));
     if let Err(panic) = result {

@@ -44,6 +44,8 @@ pub struct PeerCluster {
     dir: tempfile::TempDir,
     namesrv: Option<Child>,
     broker: Option<Child>,
+    /// The master's slave (broker id 1), once [`PeerCluster::start_slave`] has run.
+    slave: Option<Child>,
 }
 
 impl PeerCluster {
@@ -79,7 +81,7 @@ impl PeerCluster {
         let netns = format!("{NETNS_PREFIX}{}-{}", std::process::id(), NEXT_ID.fetch_add(1, Ordering::Relaxed));
         create_netns(&netns)?;
         let dir = tempfile::Builder::new().prefix("rocketmq-peer-").tempdir().map_err(|e| format!("tempdir: {e}"))?;
-        let mut cluster = PeerCluster { netns, dir, namesrv: None, broker: None };
+        let mut cluster = PeerCluster { netns, dir, namesrv: None, broker: None, slave: None };
         cluster.boot(&bin_dir).map_err(|e| format!("{e}\n{}", cluster.log_tails()))?;
         Ok(Some(cluster))
     }
@@ -93,7 +95,7 @@ impl PeerCluster {
         let namesrv_conf = root.join("namesrv.toml");
         write(&namesrv_conf, &namesrv_toml(&root))?;
         let broker_conf = root.join("broker.toml");
-        write(&broker_conf, &broker_toml(&root))?;
+        write(&broker_conf, &broker_toml(&root, &BrokerNode::MASTER))?;
 
         let mut cmd = Command::new(bin_dir.join(NAMESRV_BIN));
         cmd.arg("--configFile").arg(&namesrv_conf);
@@ -137,11 +139,39 @@ impl PeerCluster {
         }
     }
 
-    /// Polls GET_BROKER_CLUSTER_INFO until the broker is listed with its address.
+    /// Polls GET_BROKER_CLUSTER_INFO until the master is listed with its address.
     fn wait_registered(&mut self) -> Result<(), String> {
+        let addr = self.broker_addr();
+        self.wait_listed(&addr)
+    }
+
+    /// Starts a slave of the master (broker id 1, `brokerRole = "SLAVE"`, replicating from the
+    /// master's HA port) and waits until the NameServer lists it.
+    pub fn start_slave(&mut self) -> Result<(), String> {
+        let root = self.dir.path().to_path_buf();
+        let conf = root.join("slave.toml");
+        write(&conf, &broker_toml(&root, &BrokerNode::SLAVE))?;
+        let mut cmd = Command::new(bin_dir().join(BROKER_BIN));
+        cmd.arg("--configFile").arg(&conf);
+        self.slave = Some(self.spawn_peer(cmd, &root.join("home"), "slave.log")?);
+        let addr = self.slave_addr();
+        self.wait_listed(&addr).map_err(|e| format!("{e}\n{}", self.log_tails()))
+    }
+
+    pub fn slave_addr(&self) -> String {
+        format!("127.0.0.1:{}", BrokerNode::SLAVE.port)
+    }
+
+    /// The slave's process id, for stopping and continuing it.
+    pub fn slave_pid(&self) -> Option<u32> {
+        self.slave.as_ref().map(Child::id)
+    }
+
+    /// Polls GET_BROKER_CLUSTER_INFO until a node of the broker is listed at `broker`.
+    fn wait_listed(&mut self, broker: &str) -> Result<(), String> {
         let deadline = Instant::now() + START_TIMEOUT;
         let namesrv = self.namesrv_addr();
-        let broker = self.broker_addr();
+        let broker = broker.to_string();
         let mut last;
         loop {
             self.check_alive()?;
@@ -168,7 +198,7 @@ impl PeerCluster {
 
     fn check_alive(&mut self) -> Result<(), String> {
         let disk = disk_use(self.dir.path());
-        for (name, child) in [("namesrv", &mut self.namesrv), ("broker", &mut self.broker)] {
+        for (name, child) in [("namesrv", &mut self.namesrv), ("broker", &mut self.broker), ("slave", &mut self.slave)] {
             if let Some(c) = child {
                 if let Ok(Some(status)) = c.try_wait() {
                     return Err(format!("{name} exited early with {status}; {disk}"));
@@ -188,7 +218,7 @@ impl PeerCluster {
 
     /// Process ids of the NameServer and broker (those still owned by this cluster).
     pub fn pids(&self) -> Vec<u32> {
-        [&self.namesrv, &self.broker].into_iter().flatten().map(Child::id).collect()
+        [&self.namesrv, &self.broker, &self.slave].into_iter().flatten().map(Child::id).collect()
     }
 
     /// Path of the namespace handle, for `setns` or for comparing `/proc/*/ns/net` inodes.
@@ -265,8 +295,10 @@ impl PeerCluster {
     /// Last lines of both peer logs, for failure messages.
     pub fn log_tails(&self) -> String {
         let mut out = String::new();
-        for log in ["namesrv.log", "broker.log"] {
-            let text = std::fs::read_to_string(self.dir.path().join(log)).unwrap_or_default();
+        for log in ["namesrv.log", "broker.log", "slave.log"] {
+            let Ok(text) = std::fs::read_to_string(self.dir.path().join(log)) else {
+                continue;
+            };
             let lines: Vec<&str> = text.lines().collect();
             let tail = lines[lines.len().saturating_sub(25)..].join("\n");
             out.push_str(&format!("--- {log} (last 25 lines) ---\n{tail}\n"));
@@ -287,7 +319,7 @@ impl PeerCluster {
 
 impl Drop for PeerCluster {
     fn drop(&mut self) {
-        for child in [self.broker.take(), self.namesrv.take()].into_iter().flatten() {
+        for child in [self.slave.take(), self.broker.take(), self.namesrv.take()].into_iter().flatten() {
             let mut child = child;
             let _ = child.kill();
             let _ = child.wait();
@@ -363,19 +395,38 @@ bindAddress = "127.0.0.1"
     )
 }
 
-fn broker_toml(root: &Path) -> String {
-    let store = toml_path(&root.join("store"));
-    let commitlog = toml_path(&root.join("store/commitlog"));
+/// What sets the master and its slave apart in their broker TOML.
+struct BrokerNode {
+    id: i64,
+    port: u16,
+    ha_port: u16,
+    store: &'static str,
+    /// Role in both sections: the peer's broker reads `[broker].brokerRole` to start replicating
+    /// and `[store].brokerRole` to refuse writes.
+    role: &'static str,
+}
+
+impl BrokerNode {
+    const MASTER: BrokerNode = BrokerNode { id: 0, port: BROKER_PORT, ha_port: HA_PORT, store: "store", role: "ASYNC_MASTER" };
+    const SLAVE: BrokerNode = BrokerNode { id: 1, port: 21911, ha_port: 21912, store: "store-slave", role: "SLAVE" };
+}
+
+fn broker_toml(root: &Path, node: &BrokerNode) -> String {
+    let store = toml_path(&root.join(node.store));
+    let commitlog = toml_path(&root.join(node.store).join("commitlog"));
+    let BrokerNode { id, port, ha_port, role, .. } = node;
+    let ha_master = if *id == 0 { String::new() } else { format!("haMasterAddress = \"127.0.0.1:{HA_PORT}\"\n") };
     format!(
         r#"[broker]
 namesrvAddr = "127.0.0.1:{NAMESRV_PORT}"
 brokerIp1 = "127.0.0.1"
 brokerIp2 = "127.0.0.1"
-listenPort = {BROKER_PORT}
+listenPort = {port}
 storePathRootDir = "{store}"
 autoCreateTopicEnable = true
 autoCreateSubscriptionGroup = true
 brokerPermission = 6
+brokerRole = "{role}"
 # The transaction check service (30 s by default) is what moves CID_RMQ_SYS_TRANS past
 # resolved half messages; 1 s lets a test see a rollback release the drain.
 transactionCheckInterval = 1000
@@ -386,14 +437,15 @@ bindAddress = "127.0.0.1"
 [broker.brokerIdentity]
 brokerName = "{BROKER_NAME}"
 brokerClusterName = "{CLUSTER_NAME}"
-brokerId = 0
+brokerId = {id}
 
 [store]
 storePathRootDir = "{store}"
 storePathCommitLog = "{commitlog}"
-haListenPort = {HA_PORT}
+haListenPort = {ha_port}
 haListenAddress = "127.0.0.1"
-mappedFileSizeCommitLog = 67108864
+brokerRole = "{role}"
+{ha_master}mappedFileSizeCommitLog = 67108864
 mappedFileSizeConsumeQueue = 60000
 maxHashSlotNum = 10000
 maxIndexNum = 40000
