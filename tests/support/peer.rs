@@ -234,9 +234,6 @@ impl PeerCluster {
         format!("127.0.0.1:{BROKER_PORT}")
     }
 
-    /// Runs `f` on a dedicated thread that has joined the cluster's network namespace, under a
-    /// current-thread tokio runtime. Threads that runtime spawns inherit the namespace. A panic
-    /// inside `f` is re-raised here so assertions behave as usual.
     /// Runs `body`, and when it panics prints the peer's log tails before re-raising, so a
     /// failing peer test says what the peer was doing.
     pub fn run_or_dump(&self, body: impl FnOnce()) {
@@ -246,6 +243,9 @@ impl PeerCluster {
         }
     }
 
+    /// Runs `f` on a dedicated thread that has joined the cluster's network namespace, under a
+    /// current-thread tokio runtime. Threads that runtime spawns inherit the namespace. A panic
+    /// inside `f` is re-raised here so assertions behave as usual.
     pub fn run<C, F>(&self, f: C) -> F::Output
     where
         C: FnOnce() -> F + Send,
