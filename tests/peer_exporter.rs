@@ -13,7 +13,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use harness::Exposition;
-use support::peer::{PeerCluster, BROKER_NAME};
+use support::peer::{PeerCluster, ACL_SECRET, ACL_USER, BROKER_NAME};
 use support::raw::{self, RawClient};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -305,6 +305,74 @@ fn slave_scenario(cluster: &PeerCluster, serve: &Serve) {
     assert_eq!(max_offset(&e, "1"), max_offset(&e, "0"), "the slave holds everything the master has");
 }
 
+/// Authentication on the real broker (its ACL user; requests signed with HMAC-SHA1 over the
+/// sorted ext fields and body, as Java's `AclUtils`): without credentials the exporter shows the
+/// broker down with the broker's reason and a drain changes nothing; signed, the values are
+/// there and `drain` (a signed body) drains it to ready.
+#[test]
+fn acl_signing_against_the_real_broker_with_authentication() {
+    let Some(cluster) = PeerCluster::start_authenticated().expect("start real peer") else {
+        return;
+    };
+    cluster.run_or_dump(|| acl_scenario(&cluster));
+}
+
+fn acl_scenario(cluster: &PeerCluster) {
+    let credentials = |key: &'static str, secret: &'static str| {
+        move |cmd: &mut Command| {
+            cmd.args(["--acl.access-key", key]).env("ROCKETMQ_SECRET_KEY", secret);
+        }
+    };
+    let refused = |e: &Exposition| e.one("rocketmq_broker_up", &master()) == Some(0.0) && e.count("rocketmq_namesrv_up") == 1;
+    // Unsigned, then with a wrong secret: the NameServer answers, the broker refuses.
+    for (name, secret) in [("unsigned", None), ("wrong secret", Some("not-the-secret"))] {
+        // One at a time: they listen on the same port.
+        let serve = serve_with(cluster, &format!("{}.log", name.replace(' ', "-")), |cmd| {
+            if let Some(secret) = secret {
+                credentials(ACL_USER, secret)(cmd);
+            }
+        });
+        let what = format!("{name}: the broker refusing");
+        let e = cluster.run(|| wait_scrape(&what, Duration::from_secs(20), refused));
+        assert_eq!(e.one("rocketmq_namesrv_up", &[]), Some(1.0), "{name}");
+        assert_eq!(e.one("rocketmq_broker_permission", &master()), None, "{name}: no values without an answer");
+        let log = serve.log_text();
+        assert!(log.contains("NO_PERMISSION") && log.contains("Authentication credentials are invalid"), "{name}: the broker's reason logged:\n{log}");
+        eprintln!("{name}: broker_up 0, log has the broker's NO_PERMISSION reason");
+    }
+
+    // An unsigned drain is refused and changes nothing.
+    let drain = |log: &str, more: &dyn Fn(&mut Command)| {
+        let log = cluster.dir().join(log);
+        let mut cmd = exporter_cmd(cluster, "drain", &log);
+        cmd.args(["--broker", BROKER_NAME, "--yes", "--collect.interval", "1s", "--drain.window", "2s", "--follow.timeout", "60s"])
+            .stdout(Stdio::piped());
+        more(&mut cmd);
+        let out = cluster.spawn_in_ns(&mut cmd).expect("spawn drain").wait_with_output().expect("wait drain");
+        (out.status, String::from_utf8_lossy(&out.stdout).into_owned(), std::fs::read_to_string(&log).unwrap_or_default())
+    };
+    let (st, _, err) = drain("drain-unsigned.log", &|_| {});
+    assert_ne!(st.code(), Some(0), "unsigned drain: {err}");
+    assert!(err.contains("UPDATE_BROKER_CONFIG") && err.contains("NO_PERMISSION"), "unsigned drain names the refusal: {err}");
+
+    // Signed: the values are there, and permission is still 6.
+    let signed = serve_with(cluster, "signed.log", credentials(ACL_USER, ACL_SECRET));
+    let e = cluster.run(|| {
+        wait_scrape("signed: the broker answering", Duration::from_secs(20), |e| e.one("rocketmq_broker_up", &master()) == Some(1.0))
+    });
+    assert_eq!(e.one("rocketmq_broker_permission", &master()), Some(6.0), "the unsigned drain changed nothing");
+    assert!(e.one("rocketmq_broker_commitlog_max_offset_bytes", &master()).is_some(), "runtime info decoded");
+    assert!(!signed.log_text().contains("NO_PERMISSION"), "signed requests accepted:\n{}", signed.log_text());
+
+    let started = Instant::now();
+    let (st, out, err) = drain("drain-signed.log", &credentials(ACL_USER, ACL_SECRET));
+    eprintln!("signed drain: {st} after {:?}\n{out}{err}", started.elapsed());
+    assert_eq!(st.code(), Some(0), "signed drain reaches READY: {out}{err}");
+    assert!(out.contains("READY — safe to take offline"), "{out}");
+    let e = cluster.run(|| wait_ready(&signed));
+    assert_eq!(e.one("rocketmq_broker_permission", &master()), Some(4.0));
+}
+
 /// Sidecar mode (`--broker.addr`) against the real broker: the node's identity comes from its
 /// own config (the peer's colon-separated 26 body), its values are exported, and without a
 /// NameServer the routes check cannot pass; with `--namesrv.addr` as well, a drained, consumed
@@ -402,8 +470,14 @@ fn with_serve_after(setup: impl FnOnce(&mut PeerCluster), scenario: impl FnOnce(
 
 /// `serve` against the peer, collecting every second with a 3 s drain window.
 fn serve(cluster: &PeerCluster) -> Serve {
-    let log = cluster.dir().join("exporter.log");
+    serve_with(cluster, "exporter.log", |_| {})
+}
+
+/// [`serve`], logging to `log` in the cluster's directory, with `more` adding to the command.
+fn serve_with(cluster: &PeerCluster, log: &str, more: impl FnOnce(&mut Command)) -> Serve {
+    let log = cluster.dir().join(log);
     let mut cmd = exporter_cmd(cluster, "serve", &log);
+    more(&mut cmd);
     cmd.args([
         "--web.listen-address",
         &format!("127.0.0.1:{WEB_PORT}"),

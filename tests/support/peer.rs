@@ -46,12 +46,24 @@ pub struct PeerCluster {
     broker: Option<Child>,
     /// The master's slave (broker id 1), once [`PeerCluster::start_slave`] has run.
     slave: Option<Child>,
+    /// Brokers authenticate every request (see [`PeerCluster::start_authenticated`]).
+    auth: bool,
 }
 
 impl PeerCluster {
     /// Starts the pair and waits until the broker shows in the NameServer's cluster info.
     /// `Ok(None)` means "skip": binaries or root are missing and real peers are not required.
     pub fn start() -> Result<Option<PeerCluster>, String> {
+        Self::start_with(false)
+    }
+
+    /// [`PeerCluster::start`] with authentication on the broker: every request to it must be
+    /// signed as user [`ACL_USER`] with [`ACL_SECRET`] (the NameServer does not authenticate).
+    pub fn start_authenticated() -> Result<Option<PeerCluster>, String> {
+        Self::start_with(true)
+    }
+
+    fn start_with(auth: bool) -> Result<Option<PeerCluster>, String> {
         let require = std::env::var("ROCKETMQ_EXPORTER_REQUIRE_REAL").is_ok_and(|v| v == "1");
         let skip = |reason: String| -> Result<Option<PeerCluster>, String> {
             if require {
@@ -81,7 +93,7 @@ impl PeerCluster {
         let netns = format!("{NETNS_PREFIX}{}-{}", std::process::id(), NEXT_ID.fetch_add(1, Ordering::Relaxed));
         create_netns(&netns)?;
         let dir = tempfile::Builder::new().prefix("rocketmq-peer-").tempdir().map_err(|e| format!("tempdir: {e}"))?;
-        let mut cluster = PeerCluster { netns, dir, namesrv: None, broker: None, slave: None };
+        let mut cluster = PeerCluster { netns, dir, namesrv: None, broker: None, slave: None, auth };
         cluster.boot(&bin_dir).map_err(|e| format!("{e}\n{}", cluster.log_tails()))?;
         Ok(Some(cluster))
     }
@@ -95,7 +107,7 @@ impl PeerCluster {
         let namesrv_conf = root.join("namesrv.toml");
         write(&namesrv_conf, &namesrv_toml(&root))?;
         let broker_conf = root.join("broker.toml");
-        write(&broker_conf, &broker_toml(&root, &BrokerNode::MASTER))?;
+        write(&broker_conf, &broker_toml(&root, &BrokerNode::MASTER, self.auth))?;
 
         let mut cmd = Command::new(bin_dir.join(NAMESRV_BIN));
         cmd.arg("--configFile").arg(&namesrv_conf);
@@ -150,7 +162,7 @@ impl PeerCluster {
     pub fn start_slave(&mut self) -> Result<(), String> {
         let root = self.dir.path().to_path_buf();
         let conf = root.join("slave.toml");
-        write(&conf, &broker_toml(&root, &BrokerNode::SLAVE))?;
+        write(&conf, &broker_toml(&root, &BrokerNode::SLAVE, self.auth))?;
         let mut cmd = Command::new(bin_dir().join(BROKER_BIN));
         cmd.arg("--configFile").arg(&conf);
         self.slave = Some(self.spawn_peer(cmd, &root.join("home"), "slave.log")?);
@@ -411,8 +423,22 @@ impl BrokerNode {
     const SLAVE: BrokerNode = BrokerNode { id: 1, port: 21911, ha_port: 21912, store: "store-slave", role: "SLAVE" };
 }
 
-fn broker_toml(root: &Path, node: &BrokerNode) -> String {
+/// The one user of an authenticating peer broker (a super user, created at its first start).
+pub const ACL_USER: &str = "rmqadmin";
+pub const ACL_SECRET: &str = "rmqsecret123";
+
+fn broker_toml(root: &Path, node: &BrokerNode, auth: bool) -> String {
     let store = toml_path(&root.join(node.store));
+    // The broker signs its own requests to the NameServer with the inner credentials.
+    let auth = if auth {
+        let dir = toml_path(&root.join(format!("{}-auth", node.store)));
+        format!(
+            "authenticationEnabled = true\nauthConfigPath = \"{dir}\"\ninitAuthenticationUser = \"{ACL_USER}:{ACL_SECRET}\"\n\
+             innerClientAuthenticationCredentials = '{{\"accessKey\":\"{ACL_USER}\",\"secretKey\":\"{ACL_SECRET}\"}}'\n"
+        )
+    } else {
+        String::new()
+    };
     let commitlog = toml_path(&root.join(node.store).join("commitlog"));
     let BrokerNode { id, port, ha_port, role, .. } = node;
     let ha_master = if *id == 0 { String::new() } else { format!("haMasterAddress = \"127.0.0.1:{HA_PORT}\"\n") };
@@ -430,7 +456,7 @@ brokerRole = "{role}"
 # The transaction check service (30 s by default) is what moves CID_RMQ_SYS_TRANS past
 # resolved half messages; 1 s lets a test see a rollback release the drain.
 transactionCheckInterval = 1000
-
+{auth}
 [broker.brokerServerConfig]
 bindAddress = "127.0.0.1"
 
