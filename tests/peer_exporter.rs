@@ -373,6 +373,48 @@ fn acl_scenario(cluster: &PeerCluster) {
     assert_eq!(e.one("rocketmq_broker_permission", &master()), Some(4.0));
 }
 
+/// TLS to the real peer: the broker accepts TLS only, so a plaintext exporter sees it down
+/// (the NameServer also takes plaintext); verifying the servers' certificate by CA file, the
+/// exporter exports the broker's values; a server name the certificate lacks is refused.
+#[test]
+fn tls_to_the_real_peer() {
+    let Some(cluster) = PeerCluster::start_tls().expect("start real peer") else {
+        return;
+    };
+    cluster.run_or_dump(|| tls_scenario(&cluster));
+}
+
+fn tls_scenario(cluster: &PeerCluster) {
+    let plain = serve_with(cluster, "plain.log", |_| {});
+    let e = cluster.run(|| {
+        wait_scrape("plaintext: the broker down", Duration::from_secs(20), |e| {
+            e.one("rocketmq_broker_up", &master()) == Some(0.0) && e.one("rocketmq_namesrv_up", &[]) == Some(1.0)
+        })
+    });
+    assert_eq!(e.one("rocketmq_broker_permission", &master()), None);
+    drop(plain);
+
+    let ca = cluster.tls_cert_path();
+    let tls = serve_with(cluster, "tls.log", |cmd| {
+        cmd.arg("--tls.ca-file").arg(&ca);
+    });
+    let e = cluster.run(|| {
+        wait_scrape("TLS: the broker answering", Duration::from_secs(20), |e| e.one("rocketmq_broker_up", &master()) == Some(1.0))
+    });
+    assert_eq!(e.one("rocketmq_namesrv_up", &[]), Some(1.0), "the NameServer over TLS too");
+    assert_eq!(e.one("rocketmq_broker_permission", &master()), Some(6.0));
+    assert!(e.one("rocketmq_broker_commitlog_max_offset_bytes", &master()).is_some(), "runtime info over TLS");
+    drop(tls);
+
+    let log = cluster.dir().join("status-wrong-name.log");
+    let mut cmd = exporter_cmd(cluster, "status", &log);
+    cmd.arg("--tls.ca-file").arg(&ca).args(["--tls.server-name", "broker.example", "--drain.window", "1s"]).stdout(Stdio::piped());
+    let out = cluster.spawn_in_ns(&mut cmd).expect("spawn status").wait_with_output().expect("wait status");
+    let err = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(out.status.code(), Some(2), "no server verified: an error: {err}");
+    assert!(err.contains("not valid for name") && err.contains("broker.example"), "the certificate's names in the error: {err}");
+}
+
 /// Sidecar mode (`--broker.addr`) against the real broker: the node's identity comes from its
 /// own config (the peer's colon-separated 26 body), its values are exported, and without a
 /// NameServer the routes check cannot pass; with `--namesrv.addr` as well, a drained, consumed

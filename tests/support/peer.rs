@@ -46,24 +46,45 @@ pub struct PeerCluster {
     broker: Option<Child>,
     /// The master's slave (broker id 1), once [`PeerCluster::start_slave`] has run.
     slave: Option<Child>,
+    opts: Options,
+}
+
+/// How the servers are set up beyond the defaults.
+#[derive(Debug, Clone, Copy, Default)]
+struct Options {
     /// Brokers authenticate every request (see [`PeerCluster::start_authenticated`]).
     auth: bool,
+    /// TLS (see [`PeerCluster::start_tls`]).
+    tls: bool,
 }
 
 impl PeerCluster {
     /// Starts the pair and waits until the broker shows in the NameServer's cluster info.
     /// `Ok(None)` means "skip": binaries or root are missing and real peers are not required.
     pub fn start() -> Result<Option<PeerCluster>, String> {
-        Self::start_with(false)
+        Self::start_with(Options::default())
     }
 
     /// [`PeerCluster::start`] with authentication on the broker: every request to it must be
     /// signed as user [`ACL_USER`] with [`ACL_SECRET`] (the NameServer does not authenticate).
     pub fn start_authenticated() -> Result<Option<PeerCluster>, String> {
-        Self::start_with(true)
+        Self::start_with(Options { auth: true, tls: false })
     }
 
-    fn start_with(auth: bool) -> Result<Option<PeerCluster>, String> {
+    /// [`PeerCluster::start`] with TLS: the broker accepts TLS only ("enforcing"), the NameServer
+    /// both ("permissive": the peer broker registers in plaintext, whatever its own mode). Both
+    /// present the self-signed certificate at [`PeerCluster::tls_cert_path`], for localhost and
+    /// 127.0.0.1.
+    pub fn start_tls() -> Result<Option<PeerCluster>, String> {
+        Self::start_with(Options { auth: false, tls: true })
+    }
+
+    /// The certificate (its own CA) that a TLS cluster's servers present.
+    pub fn tls_cert_path(&self) -> PathBuf {
+        self.dir.path().join("tls-cert.pem")
+    }
+
+    fn start_with(opts: Options) -> Result<Option<PeerCluster>, String> {
         let require = std::env::var("ROCKETMQ_EXPORTER_REQUIRE_REAL").is_ok_and(|v| v == "1");
         let skip = |reason: String| -> Result<Option<PeerCluster>, String> {
             if require {
@@ -93,7 +114,7 @@ impl PeerCluster {
         let netns = format!("{NETNS_PREFIX}{}-{}", std::process::id(), NEXT_ID.fetch_add(1, Ordering::Relaxed));
         create_netns(&netns)?;
         let dir = tempfile::Builder::new().prefix("rocketmq-peer-").tempdir().map_err(|e| format!("tempdir: {e}"))?;
-        let mut cluster = PeerCluster { netns, dir, namesrv: None, broker: None, slave: None, auth };
+        let mut cluster = PeerCluster { netns, dir, namesrv: None, broker: None, slave: None, opts };
         cluster.boot(&bin_dir).map_err(|e| format!("{e}\n{}", cluster.log_tails()))?;
         Ok(Some(cluster))
     }
@@ -104,10 +125,20 @@ impl PeerCluster {
         for d in [&home, &root.join("namesrv"), &root.join("store")] {
             std::fs::create_dir_all(d).map_err(|e| format!("mkdir {}: {e}", d.display()))?;
         }
+        let tls = if self.opts.tls {
+            let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+                .map_err(|e| format!("generate TLS certificate: {e}"))?;
+            let key_path = root.join("tls-key.pem");
+            write(&self.tls_cert_path(), &cert.cert.pem())?;
+            write(&key_path, &cert.signing_key.serialize_pem())?;
+            Some((toml_path(&self.tls_cert_path()), toml_path(&key_path)))
+        } else {
+            None
+        };
         let namesrv_conf = root.join("namesrv.toml");
-        write(&namesrv_conf, &namesrv_toml(&root))?;
+        write(&namesrv_conf, &namesrv_toml(&root, tls.as_ref()))?;
         let broker_conf = root.join("broker.toml");
-        write(&broker_conf, &broker_toml(&root, &BrokerNode::MASTER, self.auth))?;
+        write(&broker_conf, &broker_toml(&root, &BrokerNode::MASTER, self.opts.auth, tls.as_ref()))?;
 
         let mut cmd = Command::new(bin_dir.join(NAMESRV_BIN));
         cmd.arg("--configFile").arg(&namesrv_conf);
@@ -162,7 +193,8 @@ impl PeerCluster {
     pub fn start_slave(&mut self) -> Result<(), String> {
         let root = self.dir.path().to_path_buf();
         let conf = root.join("slave.toml");
-        write(&conf, &broker_toml(&root, &BrokerNode::SLAVE, self.auth))?;
+        assert!(!self.opts.tls, "a TLS cluster's slave is not set up");
+        write(&conf, &broker_toml(&root, &BrokerNode::SLAVE, self.opts.auth, None))?;
         let mut cmd = Command::new(bin_dir().join(BROKER_BIN));
         cmd.arg("--configFile").arg(&conf);
         self.slave = Some(self.spawn_peer(cmd, &root.join("home"), "slave.log")?);
@@ -393,7 +425,11 @@ fn toml_path(p: &Path) -> String {
     p.display().to_string().replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-fn namesrv_toml(root: &Path) -> String {
+/// `tls`: the certificate and key paths, already TOML-escaped.
+fn namesrv_toml(root: &Path, tls: Option<&(String, String)>) -> String {
+    let tls = tls.map_or_else(String::new, |(cert, key)| {
+        format!("tls.enable = true\ntls.server.mode = \"permissive\"\ntls.server.certPath = \"{cert}\"\ntls.server.keyPath = \"{key}\"\n")
+    });
     let home = toml_path(&root.join("home"));
     let kv = toml_path(&root.join("namesrv/kvConfig.json"));
     let store = toml_path(&root.join("namesrv/namesrv.properties"));
@@ -403,7 +439,7 @@ kvConfigPath = "{kv}"
 configStorePath = "{store}"
 listenPort = {NAMESRV_PORT}
 bindAddress = "127.0.0.1"
-"#
+{tls}"#
     )
 }
 
@@ -427,7 +463,15 @@ impl BrokerNode {
 pub const ACL_USER: &str = "rmqadmin";
 pub const ACL_SECRET: &str = "rmqsecret123";
 
-fn broker_toml(root: &Path, node: &BrokerNode, auth: bool) -> String {
+/// `tls`: the certificate and key paths, already TOML-escaped (the broker's `tls` feature
+/// must be compiled in, see `.ci/run`; without it the broker resets every TLS client).
+fn broker_toml(root: &Path, node: &BrokerNode, auth: bool, tls: Option<&(String, String)>) -> String {
+    let tls = tls.map_or_else(String::new, |(cert, key)| {
+        format!(
+            "\n[broker.brokerServerConfig.tlsConfig]\nenable = true\n\n[broker.brokerServerConfig.tlsConfig.server]\n\
+             mode = \"enforcing\"\ncertPath = \"{cert}\"\nkeyPath = \"{key}\"\n"
+        )
+    });
     let store = toml_path(&root.join(node.store));
     // The broker signs its own requests to the NameServer with the inner credentials.
     let auth = if auth {
@@ -459,7 +503,7 @@ transactionCheckInterval = 1000
 {auth}
 [broker.brokerServerConfig]
 bindAddress = "127.0.0.1"
-
+{tls}
 [broker.brokerIdentity]
 brokerName = "{BROKER_NAME}"
 brokerClusterName = "{CLUSTER_NAME}"
