@@ -238,8 +238,6 @@ async fn unwatched_queues(admin: &Admin, node: &BrokerNode) -> Option<Vec<QueueM
 /// Where 4.x brokers keep delayed messages until their level is due.
 const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
 
-/// Whether every queue of a system topic (delayed or half messages) is empty; a broker without
-/// the topic has never stored such a message either.
 /// Delay levels (queue id + 1) whose SCHEDULE_TOPIC_XXXX queue has ever stored a message; an
 /// absent topic stored nothing.
 async fn schedule_levels_stored(admin: &Admin, addr: &str) -> Option<Vec<i32>> {
@@ -259,6 +257,8 @@ async fn schedule_levels_stored(admin: &Admin, addr: &str) -> Option<Vec<i32>> {
     }
 }
 
+/// Whether every queue of a system topic (half messages) is empty; a broker without the topic
+/// has never stored such a message either.
 async fn topic_empty(admin: &Admin, addr: &str, topic: &str) -> Option<bool> {
     match admin.topic_stats(addr, topic).await {
         Ok(t) => Some(t.offset_table.iter().all(|(_, o)| o.max_offset <= 0)),
