@@ -311,10 +311,7 @@ fn slave_scenario(cluster: &PeerCluster, serve: &Serve) {
 /// there and `drain` (a signed body) drains it to ready.
 #[test]
 fn acl_signing_against_the_real_broker_with_authentication() {
-    let Some(cluster) = PeerCluster::start_authenticated().expect("start real peer") else {
-        return;
-    };
-    cluster.run_or_dump(|| acl_scenario(&cluster));
+    run_on(PeerCluster::start_authenticated(), acl_scenario);
 }
 
 fn acl_scenario(cluster: &PeerCluster) {
@@ -378,10 +375,7 @@ fn acl_scenario(cluster: &PeerCluster) {
 /// exporter exports the broker's values; a server name the certificate lacks is refused.
 #[test]
 fn tls_to_the_real_peer() {
-    let Some(cluster) = PeerCluster::start_tls().expect("start real peer") else {
-        return;
-    };
-    cluster.run_or_dump(|| tls_scenario(&cluster));
+    run_on(PeerCluster::start_tls(), tls_scenario);
 }
 
 fn tls_scenario(cluster: &PeerCluster) {
@@ -488,6 +482,15 @@ fn sidecar_mode_against_the_real_peer() {
             assert_eq!(e.one("rocketmq_broker_drain_check", &[("broker", BROKER_NAME), ("check", c)]), Some(1.0), "check {c}");
         }
     });
+}
+
+/// Runs `scenario` on a peer cluster just `started` (or skips), with the peer's log tails
+/// printed on a panic; for scenarios that start exporters of their own.
+fn run_on(started: Result<Option<PeerCluster>, String>, scenario: impl FnOnce(&PeerCluster)) {
+    let Some(cluster) = started.expect("start real peer") else {
+        return;
+    };
+    cluster.run_or_dump(|| scenario(&cluster));
 }
 
 /// Starts the real peer (or skips) and [`serve`] against it, then runs `scenario`; on a panic,
