@@ -133,17 +133,23 @@ pub struct BrokerRuntime {
     pub dispatch_behind_bytes: Option<i64>,
     /// `remainHowManyDataToFlush`, parsed from its human-readable form.
     pub flush_behind_bytes: Option<i64>,
-    /// Delayed (4.x schedule levels: Σ max−delivered) or timer (5.x) messages not yet delivered.
-    pub scheduled_pending: Option<i64>,
-    /// The delay-level part of it; None when the broker lists no level (see `scheduled`).
+    /// Delay-level messages not yet delivered (Σ max−delivered over the listed levels); None
+    /// when the broker lists no level (see the `scheduled` check).
     pub delay_level_pending: Option<i64>,
     /// The delay levels the runtime info lists (`scheduleMessageOffset_<level>`), ascending.
     pub delay_levels_listed: Vec<i32>,
-    /// The 5.x timer part of it; None without a timer wheel.
+    /// 5.x timer messages not yet delivered; None without a timer wheel.
     pub timer_pending: Option<i64>,
     pub boot_timestamp_ms: Option<i64>,
     /// 5.x `brokerActive`.
     pub broker_active: Option<bool>,
+}
+
+impl BrokerRuntime {
+    /// Delayed (delay levels) plus timer (5.x) messages not yet delivered.
+    pub fn scheduled_pending(&self) -> Option<i64> {
+        crate::protocol::runtime_info::pending_sum(self.delay_level_pending, self.timer_pending)
+    }
 }
 
 /// One row of `mqadmin brokerConsumeStats`.

@@ -357,7 +357,6 @@ pub fn runtime(rt: &RuntimeInfo) -> BrokerRuntime {
         commitlog_min_offset: rt.commit_log_min_offset,
         dispatch_behind_bytes: rt.dispatch_behind_bytes,
         flush_behind_bytes: rt.remain_how_many_data_to_flush_bytes,
-        scheduled_pending: rt.scheduled_pending(),
         delay_level_pending: rt.delay_level_pending(),
         delay_levels_listed: rt.schedule_message_offsets.keys().copied().collect(),
         timer_pending: rt.timer_pending(),

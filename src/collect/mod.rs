@@ -415,7 +415,7 @@ mod tests {
         let s = c.collect().await;
         assert_eq!(sim.requests_received("broker-a", 0, GET_TOPIC_STATS_INFO), 0);
         let a = s.brokers.iter().find(|b| b.addr == a_addr).unwrap();
-        assert_eq!(a.runtime.as_ref().unwrap().scheduled_pending, None);
+        assert_eq!(a.runtime.as_ref().unwrap().scheduled_pending(), None);
         assert!(!scheduled(&s).pass);
 
         // Drained: the schedule topic is asked, found empty, and the check passes on that evidence.
@@ -447,7 +447,7 @@ mod tests {
         });
         let s = c.collect().await;
         let a = s.brokers.iter().find(|b| b.addr == a_addr).unwrap();
-        assert_eq!(a.runtime.as_ref().unwrap().scheduled_pending, Some(0), "the listed figures alone read as idle");
+        assert_eq!(a.runtime.as_ref().unwrap().scheduled_pending(), Some(0), "the listed figures alone read as idle");
         assert_eq!(a.schedule_levels_stored, Some(vec![3, 7]));
         let r = scheduled(&s);
         assert!(!r.pass && r.reason.contains("delay level 7 "), "{}", r.reason);

@@ -28,7 +28,6 @@ fn runtime() -> BrokerRuntime {
         msg_get_total_today_now: Some(1000),
         flush_behind_bytes: Some(0),
         dispatch_behind_bytes: Some(0),
-        scheduled_pending: Some(0),
         // Level 3 used before and fully delivered.
         delay_level_pending: Some(0),
         delay_levels_listed: vec![3],

@@ -475,6 +475,14 @@ fn parse_distribute_time(s: &str) -> Option<Vec<(String, i64)>> {
         .collect()
 }
 
+/// Delay-level plus timer messages not yet delivered; None when neither is known.
+pub fn pending_sum(delay_level: Option<i64>, timer: Option<i64>) -> Option<i64> {
+    match (delay_level, timer) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
+    }
+}
+
 impl RuntimeInfo {
     /// A strict fast path reads the usual `{"table":{"k":"v",…}}` straight into the map; anything
     /// unusual goes through the lenient path (same value or error).
@@ -631,10 +639,7 @@ impl RuntimeInfo {
     /// The 5.x timer backlog is `timerCongestNum` (messages waiting in the wheel) plus
     /// `timerOffsetBehind` (timer messages not yet enqueued into the wheel).
     pub fn scheduled_pending(&self) -> Option<i64> {
-        match (self.delay_level_pending(), self.timer_pending()) {
-            (None, None) => None,
-            (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
-        }
+        pending_sum(self.delay_level_pending(), self.timer_pending())
     }
 
     /// Delay-level messages not yet delivered: Σ over the `scheduleMessageOffset_<level>` keys of

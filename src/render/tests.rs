@@ -39,7 +39,6 @@ pub(crate) fn rich_snapshot() -> Snapshot {
             commitlog_min_offset: Some(0),
             dispatch_behind_bytes: Some(0),
             flush_behind_bytes: Some(4096),
-            scheduled_pending: Some(2),
             delay_level_pending: Some(2),
             delay_levels_listed: vec![3],
             timer_pending: None,
