@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # rocketmq-exporter container image.
 #   docker build -t rocketmq-exporter:0.1.0 .
 #   docker run --rm -p 5558:5558 -e NAMESRV_ADDR='ns1:9876;ns2:9876' rocketmq-exporter:0.1.0
@@ -30,11 +28,13 @@ RUN touch src/main.rs src/lib.rs \
 FROM debian:bookworm-slim
 
 # ca-certificates: --tls.enabled verifies brokers against the system roots unless --tls.ca-file.
+# The user is a system account at 65532 (the distroless "nonroot" id); -K lifts the ceiling of
+# 999 on system ids that useradd would otherwise warn about.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
-    && groupadd --system --gid 65532 exporter \
-    && useradd --system --uid 65532 --gid exporter --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin exporter
+    && groupadd --system -K SYS_GID_MAX=65532 --gid 65532 exporter \
+    && useradd --system -K SYS_UID_MAX=65532 --uid 65532 --gid exporter --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin exporter
 
 COPY --from=builder /out/rocketmq-exporter /usr/local/bin/rocketmq-exporter
 

@@ -62,13 +62,22 @@ impl PeerCluster {
     /// Starts the pair and waits until the broker shows in the NameServer's cluster info.
     /// `Ok(None)` means "skip": binaries or root are missing and real peers are not required.
     pub fn start() -> Result<Option<PeerCluster>, String> {
-        Self::start_with(Options::default())
+        Self::start_with(Options::default(), None)
+    }
+
+    /// [`PeerCluster::start`] in a network namespace that already exists under
+    /// `/var/run/netns/NAME` (one a container runtime made, attached there with `ip netns
+    /// attach`), so that a process already inside it shares the peer's loopback. The name must
+    /// start with [`NETNS_PREFIX`]; it is removed on drop like the cluster's own.
+    pub fn start_in_netns(name: &str) -> Result<Option<PeerCluster>, String> {
+        assert!(name.starts_with(NETNS_PREFIX), "{name}: namespace names start with {NETNS_PREFIX}");
+        Self::start_with(Options::default(), Some(name.to_string()))
     }
 
     /// [`PeerCluster::start`] with authentication on the broker: every request to it must be
     /// signed as user [`ACL_USER`] with [`ACL_SECRET`] (the NameServer does not authenticate).
     pub fn start_authenticated() -> Result<Option<PeerCluster>, String> {
-        Self::start_with(Options { auth: true, tls: false })
+        Self::start_with(Options { auth: true, tls: false }, None)
     }
 
     /// [`PeerCluster::start`] with TLS: the broker accepts TLS only ("enforcing"), the NameServer
@@ -76,7 +85,7 @@ impl PeerCluster {
     /// present the self-signed certificate at [`PeerCluster::tls_cert_path`], for localhost and
     /// 127.0.0.1.
     pub fn start_tls() -> Result<Option<PeerCluster>, String> {
-        Self::start_with(Options { auth: false, tls: true })
+        Self::start_with(Options { auth: false, tls: true }, None)
     }
 
     /// The certificate (its own CA) that a TLS cluster's servers present.
@@ -84,7 +93,7 @@ impl PeerCluster {
         self.dir.path().join("tls-cert.pem")
     }
 
-    fn start_with(opts: Options) -> Result<Option<PeerCluster>, String> {
+    fn start_with(opts: Options, netns: Option<String>) -> Result<Option<PeerCluster>, String> {
         let require = std::env::var("ROCKETMQ_EXPORTER_REQUIRE_REAL").is_ok_and(|v| v == "1");
         let skip = |reason: String| -> Result<Option<PeerCluster>, String> {
             if require {
@@ -111,7 +120,8 @@ impl PeerCluster {
             return skip("`ip` (iproute2) is not installed".to_string());
         }
 
-        let netns = format!("{NETNS_PREFIX}{}-{}", std::process::id(), NEXT_ID.fetch_add(1, Ordering::Relaxed));
+        let netns = netns
+            .unwrap_or_else(|| format!("{NETNS_PREFIX}{}-{}", std::process::id(), NEXT_ID.fetch_add(1, Ordering::Relaxed)));
         create_netns(&netns)?;
         let dir = tempfile::Builder::new().prefix("rocketmq-peer-").tempdir().map_err(|e| format!("tempdir: {e}"))?;
         let mut cluster = PeerCluster { netns, dir, namesrv: None, broker: None, slave: None, opts };
