@@ -76,11 +76,12 @@ pub struct BrokerNode {
     /// Slaves the master's HA service reports (5.x, GET_BROKER_HA_STATUS); None on 4.x or failure.
     pub ha_connections: Option<Vec<HaConnection>>,
     /// Read-only masters only: the delay levels whose SCHEDULE_TOPIC_XXXX queue (queue id =
-    /// level − 1) has ever stored a message; empty when the topic is empty or absent. A broker
-    /// lists a level in its runtime info only once the level's delivery task has recorded
-    /// progress (4.x: only levels ever used), so a level stored here but not listed there holds
-    /// messages nobody counts. None when not asked or the answer failed.
-    pub schedule_levels_stored: Option<Vec<i32>>,
+    /// level − 1) has ever stored a message, ascending; empty when the topic is empty or absent.
+    /// A broker lists a level in its runtime info only once the level's delivery task has
+    /// recorded progress (4.x: only levels ever used), so a level stored here but not listed
+    /// there holds messages the runtime info does not count. None when not asked or the answer
+    /// failed.
+    pub schedule_levels_stored: Option<Vec<StoredLevel>>,
     /// Drain candidates without transaction check progress in their consume stats: whether the
     /// transactional half topic is empty (absent counts as empty); `None` when not asked or unknown.
     pub trans_half_empty: Option<bool>,
@@ -89,6 +90,17 @@ pub struct BrokerNode {
     /// config (21) and topic stats (202). A producer writing to such a topic is invisible to
     /// consume stats, so `no_writes` watches these too. None when not asked or the probe failed.
     pub unwatched_queues: Option<Vec<QueueMaxOffset>>,
+}
+
+/// A delay level whose SCHEDULE_TOPIC_XXXX queue has stored messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredLevel {
+    pub level: i32,
+    /// Entries the queue still holds (max − min offset). A level without recorded progress is
+    /// delivered from its start (Java's `ScheduleMessageService` begins an unknown level at
+    /// offset 0, moved up to the queue's min offset), so for an unlisted level every one of
+    /// them is still to be delivered.
+    pub messages: i64,
 }
 
 /// One queue's end offset, for topics seen outside consume stats.
@@ -107,6 +119,22 @@ impl BrokerNode {
     /// Permission known and without the write bit (2): a drained broker, or one being drained.
     pub fn is_read_only(&self) -> bool {
         self.permission.is_some_and(|p| p & 2 == 0)
+    }
+
+    /// Stored delay levels the runtime info does not list (empty when not probed).
+    pub fn unlisted_delay_levels(&self) -> impl Iterator<Item = &StoredLevel> + '_ {
+        let listed = self.runtime.as_ref().map_or(&[][..], |rt| &rt.delay_levels_listed[..]);
+        self.schedule_levels_stored.iter().flatten().filter(move |l| !listed.contains(&l.level))
+    }
+
+    /// Delayed and timer messages not yet delivered: the runtime info's figures plus the
+    /// messages stored at delay levels it does not list yet. None without runtime info, or
+    /// when neither says anything.
+    pub fn scheduled_pending(&self) -> Option<i64> {
+        let rt = self.runtime.as_ref()?;
+        let unlisted = self.unlisted_delay_levels().fold(None, |sum: Option<i64>, l| Some(sum.unwrap_or(0).saturating_add(l.messages)));
+        let delay = crate::protocol::runtime_info::pending_sum(rt.delay_level_pending, unlisted);
+        crate::protocol::runtime_info::pending_sum(delay, rt.timer_pending)
     }
 }
 

@@ -13,7 +13,7 @@ use super::Memos;
 use crate::admin::Admin;
 use crate::protocol::{broker_config::BrokerConfig, ha_status::HaRuntimeInfo, runtime_info::RuntimeInfo, ConsumeRows, RowVisitor};
 use crate::remoting::RemotingError;
-use crate::snapshot::{topic_kind, BrokerNode, BrokerRuntime, HaConnection, QueueConsume, QueueMaxOffset, TopicKind};
+use crate::snapshot::{topic_kind, BrokerNode, BrokerRuntime, HaConnection, QueueConsume, QueueMaxOffset, StoredLevel, TopicKind};
 
 /// One address to fetch, with what discovery knows about it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -238,15 +238,22 @@ async fn unwatched_queues(admin: &Admin, node: &BrokerNode) -> Option<Vec<QueueM
 /// Where 4.x brokers keep delayed messages until their level is due.
 const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
 
-/// Delay levels (queue id + 1) whose SCHEDULE_TOPIC_XXXX queue has ever stored a message; an
-/// absent topic stored nothing.
-async fn schedule_levels_stored(admin: &Admin, addr: &str) -> Option<Vec<i32>> {
+/// Delay levels (queue id + 1) whose SCHEDULE_TOPIC_XXXX queue has ever stored a message, with
+/// the entries it still holds; an absent topic stored nothing.
+async fn schedule_levels_stored(admin: &Admin, addr: &str) -> Option<Vec<StoredLevel>> {
     match admin.topic_stats(addr, SCHEDULE_TOPIC).await {
         Ok(t) => {
-            let mut levels: Vec<i32> =
-                t.offset_table.iter().filter(|(_, o)| o.max_offset > 0).map(|(mq, _)| mq.queue_id.saturating_add(1)).collect();
-            levels.sort_unstable();
-            levels.dedup();
+            let mut levels: Vec<StoredLevel> = t
+                .offset_table
+                .iter()
+                .filter(|(_, o)| o.max_offset > 0)
+                .map(|(mq, o)| StoredLevel {
+                    level: mq.queue_id.saturating_add(1),
+                    messages: o.max_offset.saturating_sub(o.min_offset.max(0)).max(0),
+                })
+                .collect();
+            levels.sort_unstable_by_key(|l| l.level);
+            levels.dedup_by_key(|l| l.level);
             Some(levels)
         }
         Err(e) if e.response_code() == Some(crate::remoting::codes::response::TOPIC_NOT_EXIST) => Some(Vec::new()),

@@ -426,7 +426,7 @@ mod tests {
         assert_eq!(sim.requests_received("broker-a", 0, GET_TOPIC_STATS_INFO), 2);
         assert_eq!(sim.requests_received("broker-b", 0, GET_TOPIC_STATS_INFO), 0, "not a drain candidate");
         let a = s.brokers.iter().find(|b| b.addr == a_addr).unwrap();
-        assert_eq!((a.schedule_levels_stored.clone(), a.trans_half_empty), (Some(vec![]), Some(true)));
+        assert_eq!((a.schedule_levels_stored.clone(), a.trans_half_empty), (Some(Vec::new()), Some(true)));
         let r = scheduled(&s);
         assert!(r.pass, "{}", r.reason);
         assert!(r.reason.contains("SCHEDULE_TOPIC_XXXX empty"), "{}", r.reason);
@@ -448,12 +448,17 @@ mod tests {
         let s = c.collect().await;
         let a = s.brokers.iter().find(|b| b.addr == a_addr).unwrap();
         assert_eq!(a.runtime.as_ref().unwrap().scheduled_pending(), Some(0), "the listed figures alone read as idle");
-        assert_eq!(a.schedule_levels_stored, Some(vec![3, 7]));
+        let stored = |level, messages| crate::snapshot::StoredLevel { level, messages };
+        assert_eq!(a.schedule_levels_stored, Some(vec![stored(3, 4), stored(7, 9)]));
+        assert_eq!(a.scheduled_pending(), Some(9), "the unlisted level's messages are counted");
         let r = scheduled(&s);
-        assert!(!r.pass && r.reason.contains("delay level 7 "), "{}", r.reason);
-        // Once the level's task records progress, its figures take over.
+        assert!(!r.pass && r.reason.contains("holds 9 messages at delay level 7 "), "{}", r.reason);
+        // Once the level's task records progress, its figures take over, with the same count.
         sim.with_state(|s| s.brokers.iter_mut().find(|b| b.name == "broker-a").unwrap().schedule_unlisted.clear());
-        let r = scheduled(&c.collect().await);
+        let s = c.collect().await;
+        let a = s.brokers.iter().find(|b| b.addr == a_addr).unwrap();
+        assert_eq!((a.runtime.as_ref().unwrap().scheduled_pending(), a.scheduled_pending()), (Some(9), Some(9)));
+        let r = scheduled(&s);
         assert!(!r.pass && r.reason.contains("9 delayed"), "{}", r.reason);
     }
 

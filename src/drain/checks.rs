@@ -351,15 +351,17 @@ pub fn scheduled(master: &BrokerNode) -> CheckResult {
     let mut evidence = "";
     match master.schedule_levels_stored.as_deref() {
         Some(stored) => {
-            let unlisted: Vec<String> =
-                stored.iter().filter(|l| !rt.delay_levels_listed.contains(l)).map(|l| l.to_string()).collect();
+            let unlisted: Vec<_> = master.unlisted_delay_levels().collect();
             if !unlisted.is_empty() {
                 let what = if unlisted.len() == 1 { "level" } else { "levels" };
+                let levels: Vec<String> = unlisted.iter().map(|l| l.level.to_string()).collect();
+                let messages = unlisted.iter().fold(0i64, |n, l| n.saturating_add(l.messages));
                 return CheckResult::fail(
                     c,
                     format!(
-                        "SCHEDULE_TOPIC_XXXX holds messages at delay {what} {} but the broker reports no delivery progress there",
-                        unlisted.join(",")
+                        "SCHEDULE_TOPIC_XXXX holds {} at delay {what} {} but the broker reports no delivery progress there",
+                        plural(messages, "message"),
+                        levels.join(",")
                     ),
                 );
             }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::snapshot::{BrokerNode, BrokerRuntime, HaConnection, NamesrvStatus, QueueConsume, QueueMaxOffset, RouteObservation};
+use crate::snapshot::{BrokerNode, BrokerRuntime, HaConnection, NamesrvStatus, QueueConsume, QueueMaxOffset, RouteObservation, StoredLevel};
 
 const NS: &str = "127.0.0.1:9876";
 
@@ -56,10 +56,15 @@ fn master(user_off: i64, retry_off: i64) -> BrokerNode {
         // at the schedule topic (only level 3 ever stored) and at the transactional half topic
         // (never used).
         unwatched_queues: Some(Vec::new()),
-        schedule_levels_stored: Some(vec![3]),
+        schedule_levels_stored: Some(levels_stored(&[(3, 4)])),
         trans_half_empty: Some(true),
         ..Default::default()
     }
+}
+
+/// SCHEDULE_TOPIC_XXXX queues that stored messages: (delay level, entries held).
+fn levels_stored(levels: &[(i32, i64)]) -> Vec<StoredLevel> {
+    levels.iter().map(|&(level, messages)| StoredLevel { level, messages }).collect()
 }
 
 fn slave(lag: Option<i64>) -> BrokerNode {
@@ -470,7 +475,7 @@ fn scheduled_fails_with_pending_or_unknown() {
 #[test]
 fn scheduled_without_delay_levels_rests_on_the_schedule_topic() {
     // 4.x lists only the delay levels it has used: an empty schedule topic is the evidence.
-    let none = |stored: Option<Vec<i32>>| {
+    let none = |stored: Option<Vec<StoredLevel>>| {
         drained_with(move |s| {
             let rt = m(s).runtime.as_mut().unwrap();
             (rt.delay_level_pending, rt.delay_levels_listed) = (None, Vec::new());
@@ -480,7 +485,10 @@ fn scheduled_without_delay_levels_rests_on_the_schedule_topic() {
     let r = check(&none(Some(vec![])), Check::Scheduled);
     assert_pass(&r);
     assert!(r.reason.contains("SCHEDULE_TOPIC_XXXX empty"), "{}", r.reason);
-    assert_fail(&check(&none(Some(vec![4])), Check::Scheduled), "delay level 4 but the broker reports no delivery progress");
+    assert_fail(
+        &check(&none(Some(levels_stored(&[(4, 2)]))), Check::Scheduled),
+        "holds 2 messages at delay level 4 but the broker reports no delivery progress",
+    );
     assert_fail(&check(&none(None), Check::Scheduled), "unreadable");
     // Reported pending messages win over an empty-looking topic.
     let h = drained_with(|s| {
@@ -495,18 +503,41 @@ fn scheduled_without_delay_levels_rests_on_the_schedule_topic() {
 /// listed levels at zero (or zero timer figures) passed the check.
 #[test]
 fn a_stored_level_the_broker_does_not_list_fails_the_check() {
-    let h = drained_with(|s| m(s).schedule_levels_stored = Some(vec![3, 5, 18]));
-    assert_fail(&check(&h, Check::Scheduled), "delay levels 5,18 but the broker reports no delivery progress");
-    let five = |stored: Vec<i32>, timer: i64| {
+    let h = drained_with(|s| m(s).schedule_levels_stored = Some(levels_stored(&[(3, 4), (5, 1), (18, 6)])));
+    assert_fail(&check(&h, Check::Scheduled), "holds 7 messages at delay levels 5,18 but the broker reports no delivery progress");
+    let five = |stored: Vec<StoredLevel>, timer: i64| {
         drained_with(move |s| {
             let rt = m(s).runtime.as_mut().unwrap();
             (rt.delay_level_pending, rt.delay_levels_listed, rt.timer_pending) = (None, Vec::new(), Some(timer));
             m(s).schedule_levels_stored = Some(stored);
         })
     };
-    assert_fail(&check(&five(vec![1], 0), Check::Scheduled), "delay level 1 ");
+    assert_fail(&check(&five(levels_stored(&[(1, 3)]), 0), Check::Scheduled), "delay level 1 ");
     assert_pass(&check(&five(vec![], 0), Check::Scheduled));
     assert_fail(&check(&five(vec![], 2), Check::Scheduled), "2 delayed/timer messages");
+}
+
+/// What the pending figure counts: the listed levels' and the timer's figures, plus every
+/// message at a stored level the runtime info does not list (delivered from its start).
+#[test]
+fn scheduled_pending_counts_stored_levels_the_broker_does_not_list() {
+    let mut n = master(100, 100);
+    assert_eq!(n.scheduled_pending(), Some(0), "level 3 listed and delivered");
+    n.schedule_levels_stored = Some(levels_stored(&[(3, 4), (5, 1), (18, 6)]));
+    assert_eq!(n.scheduled_pending(), Some(7), "levels 5 and 18 unlisted");
+    n.runtime.as_mut().unwrap().timer_pending = Some(10);
+    n.runtime.as_mut().unwrap().delay_level_pending = Some(2);
+    assert_eq!(n.scheduled_pending(), Some(19));
+    // Nothing listed at all: the unlisted levels alone are a figure.
+    let rt = n.runtime.as_mut().unwrap();
+    (rt.delay_level_pending, rt.delay_levels_listed, rt.timer_pending) = (None, Vec::new(), None);
+    assert_eq!(n.scheduled_pending(), Some(11));
+    n.schedule_levels_stored = Some(Vec::new());
+    assert_eq!(n.scheduled_pending(), None, "no figure from anyone");
+    n.schedule_levels_stored = None;
+    assert_eq!(n.scheduled_pending(), None);
+    n.runtime = None;
+    assert_eq!(n.scheduled_pending(), None);
 }
 
 /// The probe runs on drain candidates only: a failed one on a drained master is missing data,

@@ -287,7 +287,7 @@ fn render_brokers(nodes: &[(&BrokerNode, Vec<u8>)], out: &mut Vec<u8>) {
         per_node(out, fam, nodes, |b| b.runtime.as_ref().and_then(field));
     }
     per_node(out, REPL_LAG, nodes, |b| b.replication_lag_bytes.filter(|_| !b.is_master()).map(Value::Int));
-    per_node(out, SCHEDULED, nodes, |b| b.runtime.as_ref()?.scheduled_pending().map(Value::Int));
+    per_node(out, SCHEDULED, nodes, |b| b.scheduled_pending().map(Value::Int));
     per_node(out, DLQ, nodes, |b| {
         let rows = b.consume.as_deref().filter(|_| b.is_master())?;
         let sum = rows

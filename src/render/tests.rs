@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::drain::{evaluate, DrainConfig};
-use crate::snapshot::{BrokerRuntime, NamesrvStatus, RouteObservation};
+use crate::snapshot::{BrokerRuntime, NamesrvStatus, RouteObservation, StoredLevel};
 
 fn row(topic: &str, group: &str, queue_id: i32, broker_offset: i64, consumer_offset: i64, ts: Option<i64>) -> QueueConsume {
     QueueConsume { topic: topic.into(), group: group.into(), queue_id, broker_offset, consumer_offset, last_timestamp_ms: ts }
@@ -200,6 +200,17 @@ fn broker_families() {
     // DLQ: (5 - 0) + (4 - 1), masters only.
     assert_eq!(value(&t, "rocketmq_broker_dlq_messages", MASTER), "8");
     assert!(samples(&t, "rocketmq_broker_dlq_messages", SLAVE).is_empty());
+}
+
+/// A drained master's schedule topic holds messages at a level its runtime info does not list
+/// yet: the pending figure counts them beside the listed level's 2.
+#[test]
+fn scheduled_pending_counts_stored_levels_not_listed() {
+    let mut snap = rich_snapshot();
+    snap.brokers[0].schedule_levels_stored =
+        Some(vec![StoredLevel { level: 3, messages: 5 }, StoredLevel { level: 6, messages: 3 }]);
+    let t = render_text(&snap, true);
+    assert_eq!(value(&t, "rocketmq_broker_scheduled_messages_pending", MASTER), "5");
 }
 
 #[test]
