@@ -658,8 +658,9 @@ fn dockerfile_contract() {
 
 /// The Dockerfile's first build step sees only Cargo.toml, Cargo.lock, benches/ and placeholder
 /// sources: cargo must accept that manifest there, and the layer must copy benches/ (Cargo.toml
-/// declares bench targets). Docker itself cannot run here; this replays that step's inputs as far
-/// as cargo can check them without compiling.
+/// declares bench targets). This replays that step's inputs as far as cargo can check them
+/// without compiling, on any machine; `tests/docker_image.rs` builds and runs the whole image
+/// where a Docker engine runs.
 #[test]
 fn dockerfile_dependency_layer_manifest_loads() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
