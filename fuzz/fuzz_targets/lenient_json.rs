@@ -72,10 +72,9 @@ fuzz_target!(|data: &[u8]| {
         (Ok(()), Ok(rows)) => {
             let want: Vec<_> = rows.rows.iter().map(|r| (r.group.to_string(), r.topic.to_string(), r.queue_id, r.offsets.clone())).collect();
             assert_eq!(seen.rows, want, "317 visit disagrees");
-            let filters = rocketmq_exporter::collect::Filters::default();
-            let mut snap = rocketmq_exporter::collect::fetch::SnapshotRows::new(&filters);
+            let mut snap = rocketmq_exporter::collect::fetch::SnapshotRows::new();
             ConsumeRows::visit(data, &mut snap).expect("visited once already");
-            assert_eq!(snap.finish(), rocketmq_exporter::collect::fetch::consume_rows(&rows, &filters), "317 snapshot rows disagree");
+            assert_eq!(snap.finish(), rocketmq_exporter::collect::fetch::consume_rows(&rows), "317 snapshot rows disagree");
         }
         (a, b) => assert_eq!(a.is_ok(), b.is_ok(), "317 visit accepts differently"),
     }
