@@ -133,7 +133,9 @@ fn the_image_serves_drains_and_stops_against_the_real_peer() {
     eprintln!("binary in the image: {size} bytes");
     assert!(size < 32 << 20, "the image's binary is {size} bytes: not stripped of debug info?");
 
-    // The default command, configured by environment only; the NameServer is not up yet.
+    // The default command, configured by environment only; the NameServer is not up yet. The
+    // container is as confined as deploy/kubernetes/broker-sidecar.yaml makes it: read-only
+    // root filesystem, no capabilities, no privilege escalation, 128 MiB of memory.
     let name = format!("{NETNS_PREFIX}{}-img", std::process::id());
     let namesrv = format!("127.0.0.1:{}", support::peer::NAMESRV_PORT);
     let id = docker_ok(&[
@@ -143,6 +145,13 @@ fn the_image_serves_drains_and_stops_against_the_real_peer() {
         &name,
         "--network",
         "none",
+        "--read-only",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+        "--memory",
+        "128m",
         "-e",
         &format!("NAMESRV_ADDR={namesrv}"),
         "-e",
@@ -210,6 +219,11 @@ fn the_image_serves_drains_and_stops_against_the_real_peer() {
         }
         let (code, out, err) = exec(&container.0, &["status", "--broker", BROKER_NAME]);
         assert_eq!(code, Some(0), "status in the container after the drain: {out}{err}");
+
+        // What the confined container used (cgroup v1 or v2), for the record.
+        let peak = docker(&["exec", &container.0, "cat", "/sys/fs/cgroup/memory/memory.max_usage_in_bytes"]);
+        let peak = if peak.status.success() { peak } else { docker(&["exec", &container.0, "cat", "/sys/fs/cgroup/memory.peak"]) };
+        eprintln!("container memory peak: {} bytes (limit 128 MiB)", String::from_utf8_lossy(&peak.stdout).trim());
 
         // `docker stop` sends SIGTERM to process 1, which is the exporter: it must shut down
         // cleanly and quickly, not wait out the engine's 10 s before SIGKILL.

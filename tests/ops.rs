@@ -603,7 +603,7 @@ fn alertmanager_config_routes_real_alerts() {
 }
 
 // ------------------------------------------------------------------------------------------
-// Dockerfile (Docker itself cannot run here; the file is checked for its contract.)
+// Dockerfile: its contract, checked on any machine (tests/docker_image.rs runs the built image).
 
 /// Dockerfile instructions with line continuations joined, comments dropped.
 fn dockerfile_instructions() -> Vec<(String, String)> {
