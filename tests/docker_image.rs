@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use harness::Exposition;
 use support::peer::{PeerCluster, BROKER_NAME, NETNS_PREFIX};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The image's own default (`EXPOSE 5558`), inside the container's namespace.
 const WEB_PORT: u16 = 5558;
@@ -73,19 +72,9 @@ impl Drop for Container {
     }
 }
 
-/// Minimal HTTP/1.1 GET (Connection: close), from inside `PeerCluster::run`.
+/// GET on the exporter's port, from inside `PeerCluster::run`.
 async fn http_get(path: &str) -> std::io::Result<(u16, String)> {
-    let fut = async {
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", WEB_PORT)).await?;
-        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes()).await?;
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf).await?;
-        Ok::<_, std::io::Error>(buf)
-    };
-    let buf = tokio::time::timeout(Duration::from_secs(10), fut)
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "HTTP GET timed out"))??;
-    Ok(harness::parse_http_response(&buf))
+    harness::http_get_async(WEB_PORT, path).await
 }
 
 /// Scrapes until `pred` holds; panics with the last exposition.

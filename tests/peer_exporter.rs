@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use harness::Exposition;
 use support::peer::{PeerCluster, ACL_SECRET, ACL_USER, BROKER_NAME};
 use support::raw::{self, RawClient};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TOPIC: &str = "DrainTopic";
 const GROUP: &str = "DrainGroup";
@@ -50,19 +49,9 @@ impl Serve {
     }
 }
 
-/// Minimal async HTTP/1.1 GET (Connection: close) for use inside `PeerCluster::run`.
+/// GET inside `PeerCluster::run` (the namespace's loopback).
 async fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
-    let fut = async {
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes()).await?;
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf).await?;
-        Ok::<_, std::io::Error>(buf)
-    };
-    let buf = tokio::time::timeout(Duration::from_secs(10), fut)
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "HTTP GET timed out"))??;
-    Ok(harness::parse_http_response(&buf))
+    harness::http_get_async(port, path).await
 }
 
 async fn scrape() -> Exposition {

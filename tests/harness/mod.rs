@@ -109,6 +109,23 @@ pub fn try_http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     Ok(parse_http_response(&buf))
 }
 
+/// [`try_http_get`] on tokio, for tests whose sockets must open on a runtime's thread (inside a
+/// peer's network namespace, see `support::peer::PeerCluster::run`); 10 s at most.
+pub async fn http_get_async(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fut = async {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes()).await?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await?;
+        Ok::<_, std::io::Error>(buf)
+    };
+    let buf = tokio::time::timeout(Duration::from_secs(10), fut)
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "HTTP GET timed out"))??;
+    Ok(parse_http_response(&buf))
+}
+
 /// Status and (de-chunked) body of a whole HTTP/1.1 response.
 pub fn parse_http_response(buf: &[u8]) -> (u16, String) {
     let text = String::from_utf8_lossy(buf).into_owned();
