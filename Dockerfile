@@ -42,6 +42,12 @@ RUN apt-get update \
 
 COPY --from=builder /out/rocketmq-exporter /usr/local/bin/rocketmq-exporter
 
+# The version is Cargo.toml's (tests/ops.rs keeps the two in step).
+LABEL org.opencontainers.image.title="rocketmq-exporter" \
+      org.opencontainers.image.description="Prometheus exporter for Apache RocketMQ that tells operators when a drained broker is safe to take offline" \
+      org.opencontainers.image.version="0.1.0" \
+      org.opencontainers.image.licenses="Apache-2.0"
+
 USER 65532:65532
 # 5558: 5557 is taken by the Java exporter and by 5.x brokers.
 EXPOSE 5558

@@ -116,6 +116,8 @@ fn the_image_serves_drains_and_stops_against_the_real_peer() {
     // The image runs unprivileged, as its Dockerfile says, and ships the binary without the
     // release profile's line tables (63 MB with them, about 13 MB without).
     assert_eq!(docker_ok(&["image", "inspect", "-f", "{{.Config.User}}", &image]), "65532:65532");
+    let version = docker_ok(&["image", "inspect", "-f", "{{index .Config.Labels \"org.opencontainers.image.version\"}}", &image]);
+    assert_eq!(version, env!("CARGO_PKG_VERSION"), "the image's version label");
     let size: u64 = docker_ok(&["run", "--rm", "--network", "none", "--entrypoint", "stat", &image, "-c", "%s", "/usr/local/bin/rocketmq-exporter"])
         .parse()
         .expect("binary size");

@@ -678,6 +678,11 @@ fn dockerfile_contract() {
     assert_eq!(cmd, vec!["serve"]);
     assert!(runtime.iter().any(|(o, a)| o == "COPY" && a.contains("--from=")), "binary copied from the builder");
 
+    let labels = runtime.iter().filter(|(o, _)| o == "LABEL").map(|(_, a)| a.as_str()).collect::<Vec<_>>().join(" ");
+    let version = format!("org.opencontainers.image.version=\"{}\"", env!("CARGO_PKG_VERSION"));
+    assert!(labels.contains(&version), "image version label is not Cargo.toml's {}: {labels}", env!("CARGO_PKG_VERSION"));
+    assert!(labels.contains("org.opencontainers.image.licenses=\"Apache-2.0\""), "{labels}");
+
     let ignore = read(".dockerignore");
     assert!(ignore.lines().any(|l| l.trim().trim_end_matches('/') == "target"), ".dockerignore must exclude target/");
 }
