@@ -546,6 +546,11 @@ fn scenario(cluster: &PeerCluster, serve: &Serve) {
     assert_eq!(e.values("rocketmq_broker_up", &[("addr", &cluster.broker_addr())]), vec![1.0], "addr label");
     assert_eq!(e.one("rocketmq_broker_permission", &master()), Some(6.0), "permission");
     assert_eq!(e.one("rocketmq_broker_writable", &master()), Some(1.0));
+    // The peer (5.x-like) reports its start and brokerActive; it started within this test.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let started = e.one("rocketmq_broker_start_time_seconds", &master()).expect("start time");
+    assert!(started <= now + 1.0 && started > now - 600.0, "broker start time {started} vs now {now}");
+    assert_eq!(e.one("rocketmq_broker_active", &master()), Some(1.0), "brokerActive of the master");
     assert_eq!(e.values("rocketmq_namesrv_up", &[("addr", &cluster.namesrv_addr())]), vec![1.0]);
     for (q, committed) in COMMITTED.iter().enumerate() {
         let l = [("group", GROUP), ("topic", TOPIC), ("queue_id", &q.to_string() as &str)];

@@ -93,6 +93,16 @@ const DISPATCH_BEHIND: Family = (
     "Commit log bytes not yet dispatched to consume queues.",
 );
 const FLUSH_BEHIND: Family = ("rocketmq_broker_flush_behind_bytes", "gauge", "Commit log bytes not yet flushed to disk.");
+const START_TIME: Family = (
+    "rocketmq_broker_start_time_seconds",
+    "gauge",
+    "When the broker's store started (bootTimestamp), in seconds since the epoch; a change is a restart.",
+);
+const ACTIVE: Family = (
+    "rocketmq_broker_active",
+    "gauge",
+    "5.x brokerActive (clusterList #ACTIVATED): 1 while the node runs the master-only services (a master, or a slave acting as master).",
+);
 const REPL_LAG: Family = (
     "rocketmq_broker_replication_lag_bytes",
     "gauge",
@@ -101,7 +111,7 @@ const REPL_LAG: Family = (
 const SCHEDULED: Family = (
     "rocketmq_broker_scheduled_messages_pending",
     "gauge",
-    "Delayed (4.x) or timer (5.x) messages not yet delivered.",
+    "Delayed messages (delay levels, SCHEDULE_TOPIC_XXXX) and 5.x timer messages not yet delivered.",
 );
 const DLQ: Family = ("rocketmq_broker_dlq_messages", "gauge", "Sum of Diff over dead-letter (%DLQ%) topics; does not block a drain.");
 const DRAIN_READY: Family = (
@@ -147,6 +157,8 @@ static FAMILIES: &[Family] = &[
     CL_MIN,
     DISPATCH_BEHIND,
     FLUSH_BEHIND,
+    START_TIME,
+    ACTIVE,
     REPL_LAG,
     SCHEDULED,
     DLQ,
@@ -266,7 +278,7 @@ fn render_brokers(nodes: &[(&BrokerNode, Vec<u8>)], out: &mut Vec<u8>) {
     per_node(out, READABLE, nodes, |b| b.permission.map(|p| bit(p & 4 != 0)));
 
     type RtField = fn(&crate::snapshot::BrokerRuntime) -> Option<Value>;
-    let runtime_families: [(Family, RtField); 15] = [
+    let runtime_families: [(Family, RtField); 17] = [
         (PUT_TPS, |r| r.put_tps.map(Value::Float)),
         (GET_TPS, |r| r.get_tps.map(Value::Float)),
         (PUT_TOTAL, |r| r.msg_put_total_today_now.map(Value::Int)),
@@ -282,6 +294,8 @@ fn render_brokers(nodes: &[(&BrokerNode, Vec<u8>)], out: &mut Vec<u8>) {
         (CL_MIN, |r| r.commitlog_min_offset.map(Value::Int)),
         (DISPATCH_BEHIND, |r| r.dispatch_behind_bytes.map(Value::Int)),
         (FLUSH_BEHIND, |r| r.flush_behind_bytes.map(Value::Int)),
+        (START_TIME, |r| r.boot_timestamp_ms.map(Value::MillisAsSeconds)),
+        (ACTIVE, |r| r.broker_active.map(bit)),
     ];
     for (fam, field) in runtime_families {
         per_node(out, fam, nodes, |b| b.runtime.as_ref().and_then(field));

@@ -69,7 +69,8 @@ pub(crate) fn rich_snapshot() -> Snapshot {
         version: Some("V4_9_8".into()),
         role: Some("SLAVE".into()),
         permission: Some(4),
-        runtime: Some(BrokerRuntime { put_tps: Some(0.0), ..Default::default() }),
+        // brokerActive false: a plain slave of a 5.x master (the only kind that reports it).
+        runtime: Some(BrokerRuntime { put_tps: Some(0.0), broker_active: Some(false), ..Default::default() }),
         replication_lag_bytes: Some(2048),
         ..Default::default()
     };
@@ -195,11 +196,23 @@ fn broker_families() {
     assert_eq!(value(&t, "rocketmq_broker_dispatch_behind_bytes", MASTER), "0");
     assert_eq!(value(&t, "rocketmq_broker_flush_behind_bytes", MASTER), "4096");
     assert_eq!(value(&t, "rocketmq_broker_scheduled_messages_pending", MASTER), "2");
+    assert_eq!(value(&t, "rocketmq_broker_start_time_seconds", MASTER), "1699000000");
+    assert!(samples(&t, "rocketmq_broker_active", MASTER).is_empty(), "a 4.x broker reports no brokerActive");
     assert_eq!(value(&t, "rocketmq_broker_replication_lag_bytes", SLAVE), "2048");
     assert!(samples(&t, "rocketmq_broker_replication_lag_bytes", MASTER).is_empty());
     // DLQ: (5 - 0) + (4 - 1), masters only.
     assert_eq!(value(&t, "rocketmq_broker_dlq_messages", MASTER), "8");
     assert!(samples(&t, "rocketmq_broker_dlq_messages", SLAVE).is_empty());
+}
+
+/// 5.x brokerActive as 1 or 0: a master, and a slave that is not acting as master.
+#[test]
+fn broker_active_is_rendered_where_reported() {
+    let mut snap = rich_snapshot();
+    snap.brokers[0].runtime.as_mut().unwrap().broker_active = Some(true);
+    let t = render_text(&snap, true);
+    assert_eq!(value(&t, "rocketmq_broker_active", MASTER), "1");
+    assert_eq!(value(&t, "rocketmq_broker_active", SLAVE), "0");
 }
 
 /// A drained master's schedule topic holds messages at a level its runtime info does not list
