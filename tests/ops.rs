@@ -37,6 +37,8 @@ const METRICS: &[&str] = &[
     "rocketmq_broker_commitlog_min_offset_bytes",
     "rocketmq_broker_dispatch_behind_bytes",
     "rocketmq_broker_flush_behind_bytes",
+    "rocketmq_broker_start_time_seconds",
+    "rocketmq_broker_active",
     "rocketmq_broker_replication_lag_bytes",
     "rocketmq_broker_scheduled_messages_pending",
     "rocketmq_broker_dlq_messages",
