@@ -127,13 +127,17 @@ impl BrokerNode {
         self.schedule_levels_stored.iter().flatten().filter(move |l| !listed.contains(&l.level))
     }
 
+    /// Messages held at the unlisted delay levels; None when there is no such level.
+    pub fn unlisted_delay_messages(&self) -> Option<i64> {
+        self.unlisted_delay_levels().fold(None, |sum: Option<i64>, l| Some(sum.unwrap_or(0).saturating_add(l.messages)))
+    }
+
     /// Delayed and timer messages not yet delivered: the runtime info's figures plus the
     /// messages stored at delay levels it does not list yet. None without runtime info, or
     /// when neither says anything.
     pub fn scheduled_pending(&self) -> Option<i64> {
         let rt = self.runtime.as_ref()?;
-        let unlisted = self.unlisted_delay_levels().fold(None, |sum: Option<i64>, l| Some(sum.unwrap_or(0).saturating_add(l.messages)));
-        let delay = crate::protocol::runtime_info::pending_sum(rt.delay_level_pending, unlisted);
+        let delay = crate::protocol::runtime_info::pending_sum(rt.delay_level_pending, self.unlisted_delay_messages());
         crate::protocol::runtime_info::pending_sum(delay, rt.timer_pending)
     }
 }

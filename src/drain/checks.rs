@@ -351,11 +351,9 @@ pub fn scheduled(master: &BrokerNode) -> CheckResult {
     let mut evidence = "";
     match master.schedule_levels_stored.as_deref() {
         Some(stored) => {
-            let unlisted: Vec<_> = master.unlisted_delay_levels().collect();
-            if !unlisted.is_empty() {
-                let what = if unlisted.len() == 1 { "level" } else { "levels" };
-                let levels: Vec<String> = unlisted.iter().map(|l| l.level.to_string()).collect();
-                let messages = unlisted.iter().fold(0i64, |n, l| n.saturating_add(l.messages));
+            if let Some(messages) = master.unlisted_delay_messages() {
+                let levels: Vec<String> = master.unlisted_delay_levels().map(|l| l.level.to_string()).collect();
+                let what = if levels.len() == 1 { "level" } else { "levels" };
                 return CheckResult::fail(
                     c,
                     format!(
