@@ -363,3 +363,50 @@ fn consume_stats_beyond_16_mib_need_and_get_a_larger_frame_limit() {
     assert_eq!(e.one("rocketmq_broker_up", &[("broker_id", "0")]), Some(1.0), "{}", ex.log_text());
     assert!(e.count("rocketmq_consumer_diff") >= 140_000, "every queue row exported: {}", e.count("rocketmq_consumer_diff"));
 }
+
+/// Every fault of `faulty_brokers_only_blank_themselves`, held for ~60 cycles: each cycle drops
+/// and reopens the broken brokers' sockets, so a socket, task or buffer kept per failure would
+/// show as open files or resident memory growing with the cycle count.
+#[test]
+fn faults_held_for_many_cycles_leak_no_sockets_or_memory() {
+    let sim = Sim::start(SimConfig::runbook(), Scenario::none());
+    sim.advance(15);
+    let c = &sim.cluster;
+    c.set_fault("broker-a", 0, Fault::NeverAnswer);
+    c.set_fault("broker-a", 1, Fault::TruncatedJson);
+    c.set_fault("broker-b", 0, Fault::Garbage);
+    c.set_fault("broker-c", 0, Fault::OversizedLength);
+    c.set_fault("broker-c", 1, Fault::CloseMidFrame);
+    let ex = Exporter::serve(&["--namesrv.addr", &sim.ns(), "--collect.interval", "250ms", "--collect.timeout", "200ms"]);
+    ex.wait_ready(Duration::from_secs(30));
+    // Past the first cycles, whose pools, buffers and allocator arenas are one-off growth.
+    std::thread::sleep(Duration::from_secs(3));
+    let sum = |e: &Exposition, outcome: &str| e.values("rocketmq_exporter_requests_total", &[("outcome", outcome)]).iter().sum::<f64>();
+    let before = ex.scrape();
+    std::thread::sleep(Duration::from_secs(15));
+    let after = ex.scrape();
+
+    let timeouts = sum(&after, "timeout") - sum(&before, "timeout");
+    let protocol = sum(&after, "protocol") - sum(&before, "protocol");
+    // 15 s at one cycle per 250 ms is ~60 cycles; half of that proves the faults repeated.
+    assert!(timeouts >= 30.0 && protocol >= 30.0, "faults repeated: {timeouts} timeouts, {protocol} protocol errors in 15 s");
+    let fds = (before.one("process_open_fds", &[]).unwrap(), after.one("process_open_fds", &[]).unwrap());
+    assert!(fds.1 <= fds.0 + 2.0, "open files {} -> {} over {timeouts} timeouts and {protocol} protocol errors", fds.0, fds.1);
+    let rss = (before.one("process_resident_memory_bytes", &[]).unwrap(), after.one("process_resident_memory_bytes", &[]).unwrap());
+    assert!(rss.1 <= rss.0 + 16.0 * 1024.0 * 1024.0, "resident memory {} -> {} MiB", rss.0 / 1048576.0, rss.1 / 1048576.0);
+    eprintln!(
+        "15 s of faults: {timeouts} timeouts, {protocol} protocol errors; open files {} -> {}; RSS {:.1} -> {:.1} MiB",
+        fds.0, fds.1, rss.0 / 1048576.0, rss.1 / 1048576.0
+    );
+    for (b, id) in [("broker-b", "1"), ("broker-d", "0"), ("broker-d", "1")] {
+        assert_eq!(one(&after, "rocketmq_broker_up", b, id), Some(1.0), "{b}/{id} still up");
+    }
+    assert_eq!(harness::http_get(ex.port, "/-/healthy").0, 200);
+    // ~70 cycles of the same failures: each broker's is logged when it starts, not per cycle.
+    let log = ex.log_text();
+    for (b, id) in [("broker-a", 0), ("broker-a", 1), ("broker-b", 0), ("broker-c", 0), ("broker-c", 1)] {
+        let addr = c.node_addr(b, id).unwrap().to_string();
+        let lines = log.lines().filter(|l| l.contains("broker collection failed") && l.contains(&addr)).count();
+        assert_eq!(lines, 1, "{b}/{id} ({addr}) logged {lines} times:\n{log}");
+    }
+}
