@@ -33,7 +33,28 @@ impl Sim {
     fn ns(&self) -> String {
         self.cluster.namesrv_addr().to_string()
     }
+
+    /// The runbook cluster with one node per fault of the brief's list ([`FAULTY`]); broker-b/1
+    /// and broker-d stay healthy.
+    fn with_faulty_brokers() -> Sim {
+        let sim = Sim::start(SimConfig::runbook(), Scenario::none());
+        sim.advance(15);
+        for (b, id, fault) in FAULTY {
+            sim.cluster.set_fault(b, id, fault);
+        }
+        sim
+    }
 }
+
+/// A node that accepts and never answers, truncated JSON, garbage, a 2 GB length, a close
+/// mid-frame.
+const FAULTY: [(&str, i64, Fault); 5] = [
+    ("broker-a", 0, Fault::NeverAnswer),
+    ("broker-a", 1, Fault::TruncatedJson),
+    ("broker-b", 0, Fault::Garbage),
+    ("broker-c", 0, Fault::OversizedLength),
+    ("broker-c", 1, Fault::CloseMidFrame),
+];
 
 fn broker(b: &str, id: &str) -> Vec<(&'static str, String)> {
     vec![("broker", b.to_string()), ("broker_id", id.to_string())]
@@ -111,14 +132,8 @@ fn permission_change_shows_in_metrics_and_routes() {
 
 #[test]
 fn faulty_brokers_only_blank_themselves() {
-    let sim = Sim::start(SimConfig::runbook(), Scenario::none());
-    sim.advance(15);
+    let sim = Sim::with_faulty_brokers();
     let c = &sim.cluster;
-    c.set_fault("broker-a", 0, Fault::NeverAnswer);
-    c.set_fault("broker-a", 1, Fault::TruncatedJson);
-    c.set_fault("broker-b", 0, Fault::Garbage);
-    c.set_fault("broker-c", 0, Fault::OversizedLength);
-    c.set_fault("broker-c", 1, Fault::CloseMidFrame);
     // First NameServer in the list is dead: discovery must fail over to the second.
     let dead = harness::free_port();
     let ns = format!("127.0.0.1:{dead};{}", sim.ns());
@@ -127,8 +142,8 @@ fn faulty_brokers_only_blank_themselves() {
     // Let a few cycles run, so reconnects after each failure are exercised too.
     std::thread::sleep(Duration::from_secs(3));
     let e = ex.scrape();
-    for (b, id) in [("broker-a", "0"), ("broker-a", "1"), ("broker-b", "0"), ("broker-c", "0"), ("broker-c", "1")] {
-        assert_eq!(one(&e, "rocketmq_broker_up", b, id), Some(0.0), "{b}/{id} must be down");
+    for (b, id, _) in FAULTY {
+        assert_eq!(one(&e, "rocketmq_broker_up", b, &id.to_string()), Some(0.0), "{b}/{id} must be down");
     }
     for (b, id) in [("broker-b", "1"), ("broker-d", "0"), ("broker-d", "1")] {
         assert_eq!(one(&e, "rocketmq_broker_up", b, id), Some(1.0), "{b}/{id} must be up");
@@ -369,14 +384,8 @@ fn consume_stats_beyond_16_mib_need_and_get_a_larger_frame_limit() {
 /// show as open files or resident memory growing with the cycle count.
 #[test]
 fn faults_held_for_many_cycles_leak_no_sockets_or_memory() {
-    let sim = Sim::start(SimConfig::runbook(), Scenario::none());
-    sim.advance(15);
+    let sim = Sim::with_faulty_brokers();
     let c = &sim.cluster;
-    c.set_fault("broker-a", 0, Fault::NeverAnswer);
-    c.set_fault("broker-a", 1, Fault::TruncatedJson);
-    c.set_fault("broker-b", 0, Fault::Garbage);
-    c.set_fault("broker-c", 0, Fault::OversizedLength);
-    c.set_fault("broker-c", 1, Fault::CloseMidFrame);
     let ex = Exporter::serve(&["--namesrv.addr", &sim.ns(), "--collect.interval", "250ms", "--collect.timeout", "200ms"]);
     ex.wait_ready(Duration::from_secs(30));
     // Past the first cycles, whose pools, buffers and allocator arenas are one-off growth.
@@ -404,7 +413,7 @@ fn faults_held_for_many_cycles_leak_no_sockets_or_memory() {
     assert_eq!(harness::http_get(ex.port, "/-/healthy").0, 200);
     // ~70 cycles of the same failures: each broker's is logged when it starts, not per cycle.
     let log = ex.log_text();
-    for (b, id) in [("broker-a", 0), ("broker-a", 1), ("broker-b", 0), ("broker-c", 0), ("broker-c", 1)] {
+    for (b, id, _) in FAULTY {
         let addr = c.node_addr(b, id).unwrap().to_string();
         let lines = log.lines().filter(|l| l.contains("broker collection failed") && l.contains(&addr)).count();
         assert_eq!(lines, 1, "{b}/{id} ({addr}) logged {lines} times:\n{log}");
