@@ -379,14 +379,16 @@ fn consume_stats_beyond_16_mib_need_and_get_a_larger_frame_limit() {
     assert!(e.count("rocketmq_consumer_diff") >= 140_000, "every queue row exported: {}", e.count("rocketmq_consumer_diff"));
 }
 
-/// Every fault of `faulty_brokers_only_blank_themselves`, held for ~60 cycles: each cycle drops
+/// Every fault of `faulty_brokers_only_blank_themselves`, held for ~35 cycles: each cycle drops
 /// and reopens the broken brokers' sockets, so a socket, task or buffer kept per failure would
 /// show as open files or resident memory growing with the cycle count.
 #[test]
 fn faults_held_for_many_cycles_leak_no_sockets_or_memory() {
     let sim = Sim::with_faulty_brokers();
     let c = &sim.cluster;
-    let ex = Exporter::serve(&["--namesrv.addr", &sim.ns(), "--collect.interval", "250ms", "--collect.timeout", "200ms"]);
+    // The hung broker holds each cycle for the timeout: 2 cycles a second. 500 ms is short for
+    // many cycles and long enough that a loaded CI machine does not time out healthy answers.
+    let ex = Exporter::serve(&["--namesrv.addr", &sim.ns(), "--collect.interval", "250ms", "--collect.timeout", "500ms"]);
     ex.wait_ready(Duration::from_secs(30));
     // Past the first cycles, whose pools, buffers and allocator arenas are one-off growth.
     std::thread::sleep(Duration::from_secs(3));
@@ -397,7 +399,8 @@ fn faults_held_for_many_cycles_leak_no_sockets_or_memory() {
 
     let timeouts = sum(&after, "timeout") - sum(&before, "timeout");
     let protocol = sum(&after, "protocol") - sum(&before, "protocol");
-    // 15 s at one cycle per 250 ms is ~60 cycles; half of that proves the faults repeated.
+    // ~30 cycles in 15 s, 4 requests to the hung master and 10 broken answers in each: 30 of
+    // either proves the faults repeated, with room for a slow machine.
     assert!(timeouts >= 30.0 && protocol >= 30.0, "faults repeated: {timeouts} timeouts, {protocol} protocol errors in 15 s");
     let fds = (before.one("process_open_fds", &[]).unwrap(), after.one("process_open_fds", &[]).unwrap());
     assert!(fds.1 <= fds.0 + 2.0, "open files {} -> {} over {timeouts} timeouts and {protocol} protocol errors", fds.0, fds.1);
@@ -411,11 +414,12 @@ fn faults_held_for_many_cycles_leak_no_sockets_or_memory() {
         assert_eq!(one(&after, "rocketmq_broker_up", b, id), Some(1.0), "{b}/{id} still up");
     }
     assert_eq!(harness::http_get(ex.port, "/-/healthy").0, 200);
-    // ~70 cycles of the same failures: each broker's is logged when it starts, not per cycle.
+    // ~35 cycles of the same failures: each broker's is logged when it starts, and again only if
+    // its kind changes (a slow machine may turn an answer into a timeout once), not per cycle.
     let log = ex.log_text();
     for (b, id, _) in FAULTY {
         let addr = c.node_addr(b, id).unwrap().to_string();
         let lines = log.lines().filter(|l| l.contains("broker collection failed") && l.contains(&addr)).count();
-        assert_eq!(lines, 1, "{b}/{id} ({addr}) logged {lines} times:\n{log}");
+        assert!((1..=3).contains(&lines), "{b}/{id} ({addr}) logged {lines} times:\n{log}");
     }
 }
